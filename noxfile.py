@@ -1,0 +1,103 @@
+"""Every check CI runs. ``uv run nox`` runs the default sessions: lint, typecheck, tests.
+
+Each package's tests run in an environment synced from ``uv.lock`` with only that
+package, its declared dependencies and its ``dev`` group, so a missing dependency
+declaration fails the tests instead of being hidden by a shared virtualenv.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_external_run = True
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+ROOT = Path(__file__).parent
+PACKAGES = {
+    "core": "pat-core",
+    "skrl_mlflow": "pat-skrl-mlflow",
+    "env_metrics": "pat-env-metrics",
+    "cli": "pat-cli",
+}
+
+
+def _sync(session: nox.Session, *args: str) -> None:
+    """Sync the session's virtualenv from the lock file (exactly, nothing else in it)."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--locked",
+        *args,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        external=True,
+    )
+
+
+def _pytest(session: nox.Session, *paths: str, marker: str) -> None:
+    session.run(
+        "pytest",
+        "-c",
+        str(ROOT / "pyproject.toml"),
+        "--rootdir",
+        str(ROOT),
+        "-m",
+        marker,
+        *paths,
+        *session.posargs,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check over the whole repository."""
+    _sync(session, "--only-group", "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Mypy over every package (strict on pat_core)."""
+    _sync(session, "--all-packages", "--group", "typecheck")
+    session.run("mypy")
+
+
+@nox.session
+@nox.parametrize("package", list(PACKAGES))
+def tests(session: nox.Session, package: str) -> None:
+    """Fast tests of one package, in an environment with only that package and its deps."""
+    _sync(session, "--package", PACKAGES[package])
+    _pytest(session, f"packages/{package}/tests", marker="not slow and not isaaclab")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build each package's wheel and sdist alone, then install each wheel alone and import it."""
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    for directory, distribution in PACKAGES.items():
+        session.run("uv", "build", "--package", distribution, "--out-dir", str(dist), external=True)
+        module = f"pat_{directory}"
+        assert any(dist.glob(f"{module}-*.whl")), f"no wheel for {distribution}"
+        assert any(dist.glob(f"{module}-*.tar.gz")), f"no sdist for {distribution}"
+    for directory in PACKAGES:
+        module = f"pat_{directory}"
+        wheel = next(dist.glob(f"{module}-*.whl"))
+        venv = Path(session.create_tmp()) / f"venv-{directory}"
+        shutil.rmtree(venv, ignore_errors=True)
+        session.run("uv", "venv", "--quiet", str(venv), external=True)
+        python = str(venv / "bin" / "python")
+        # Siblings come from dist/ (find-links); everything else from the package index.
+        session.run(
+            "uv", "pip", "install", "--quiet", "--python", python,
+            "--find-links", str(dist), str(wheel), external=True,
+        )  # fmt: skip
+        session.run(
+            python, "-c", f"import {module}; print({module}.__name__, {module}.__version__)",
+            external=True,
+        )  # fmt: skip

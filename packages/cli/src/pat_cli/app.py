@@ -1,0 +1,50 @@
+"""The ``pat`` Typer application: wires the command modules together, nothing else.
+
+Heavy libraries (torch, skrl, mlflow, gymnasium, isaaclab) are imported only inside
+the commands that need them, so ``pat --help`` stays fast.
+"""
+
+from typing import Annotated
+
+import typer
+
+from pat_cli._versions import version_table
+
+app = typer.Typer(
+    name="pat",
+    help=(
+        "pat, the Physical AI Toolchain: train skrl agents on Isaac Lab and gymnasium "
+        "with every metric in MLflow, and check what will be logged before a long run."
+    ),
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    for name, installed in version_table():
+        typer.echo(f"{name} {installed}")
+    raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Show the versions of pat's packages and of skrl, mlflow, torch, isaaclab.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """pat, the Physical AI Toolchain."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
