@@ -85,6 +85,12 @@ def build(session: nox.Session) -> None:
         module = f"pat_{directory}"
         assert any(dist.glob(f"{module}-*.whl")), f"no wheel for {distribution}"
         assert any(dist.glob(f"{module}-*.tar.gz")), f"no sdist for {distribution}"
+    # Third-party versions as locked, so the wheels are checked against what the tests used.
+    constraints = Path(session.create_tmp()) / "constraints.txt"
+    session.run(
+        "uv", "export", "--locked", "--all-packages", "--no-emit-workspace", "--no-hashes",
+        "--quiet", "--output-file", str(constraints), external=True,
+    )  # fmt: skip
     for directory in PACKAGES:
         module = f"pat_{directory}"
         wheel = next(dist.glob(f"{module}-*.whl"))
@@ -95,7 +101,8 @@ def build(session: nox.Session) -> None:
         # Siblings come from dist/ (find-links); everything else from the package index.
         session.run(
             "uv", "pip", "install", "--quiet", "--python", python,
-            "--find-links", str(dist), str(wheel), external=True,
+            "--find-links", str(dist), "--constraint", str(constraints), str(wheel),
+            external=True,
         )  # fmt: skip
         session.run(
             python, "-c", f"import {module}; print({module}.__name__, {module}.__version__)",

@@ -1,0 +1,45 @@
+"""`pat --help` must stay fast: none of the heavy libraries may be imported at start-up."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "skrl", "mlflow", "gymnasium", "isaaclab", "warp", "newton")
+
+
+def _imported_top_level_modules(*args: str) -> set[str]:
+    code = "import sys; sys.argv = ['pat', *sys.argv[1:]]\nfrom pat_cli.app import main\nmain()"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    modules = set()
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            modules.add(name.split(".")[0])
+    assert "pat_cli" in modules, "importtime output was not parsed"
+    return modules
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",)])
+def test_help_and_version_import_no_heavy_library(args: tuple[str, ...]) -> None:
+    imported = _imported_top_level_modules(*args)
+    assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+
+
+def test_version_lists_pat_packages_and_stack() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pat_cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    for name in ("pat-cli", "pat-core", "pat-skrl-mlflow", "pat-env-metrics", "skrl", "mlflow"):
+        assert name in result.stdout
