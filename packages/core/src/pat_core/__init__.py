@@ -8,11 +8,69 @@ imports skrl, MLflow or gymnasium; torch is used when present, never required.
 from importlib.metadata import version as _version
 
 # --- reducers (owned by pat_core.reducers) ---
+# isort: split
+from pat_core.reducers import (
+    EPISODE_REDUCES,
+    Count,
+    EpisodeAccumulator,
+    Last,
+    Max,
+    Mean,
+    Min,
+    Quantile,
+    QuantileSketch,
+    Reducer,
+    Std,
+    Sum,
+    Var,
+    make_reducer,
+    reducer_names,
+)
+
 # --- end reducers ---
 
 # --- names, filters, intervals ---
+# isort: split
+from pat_core.filters import MetricFilter, UnmatchedPattern, read_pattern_file
+from pat_core.intervals import IntervalPolicy, LogInterval, parse_log_interval
+from pat_core.names import (
+    MAX_KEY_LENGTH,
+    KeyCollisionWarning,
+    MetricNameMapper,
+    is_valid_mlflow_key,
+    to_mlflow_key,
+)
+
 # --- end names, filters, intervals ---
 
 __version__ = _version("pat-core")
 
-__all__ = ["__version__"]
+__all__ = [
+    "EPISODE_REDUCES",
+    "MAX_KEY_LENGTH",
+    "Count",
+    "EpisodeAccumulator",
+    "IntervalPolicy",
+    "KeyCollisionWarning",
+    "Last",
+    "LogInterval",
+    "Max",
+    "Mean",
+    "MetricFilter",
+    "MetricNameMapper",
+    "Min",
+    "Quantile",
+    "QuantileSketch",
+    "Reducer",
+    "Std",
+    "Sum",
+    "UnmatchedPattern",
+    "Var",
+    "__version__",
+    "is_valid_mlflow_key",
+    "make_reducer",
+    "parse_log_interval",
+    "read_pattern_file",
+    "reducer_names",
+    "to_mlflow_key",
+]
