@@ -108,3 +108,18 @@ def build(session: nox.Session) -> None:
             python, "-c", f"import {module}; print({module}.__name__, {module}.__version__)",
             external=True,
         )  # fmt: skip
+
+
+@nox.session
+def isaaclab(session: nox.Session) -> None:
+    """Isaac Lab tests: Isaac-Cartpole kitless on the CPU (Newton), installed as users install it.
+
+    The lock gives the runtime (the ``isaaclab`` extra of pat-env-metrics); pat's own
+    installer adds isaaclab itself, which Python 3.11 cannot lock. The first run compiles
+    Warp's CPU kernels (~40 s, cached under ~/.cache/warp); assets are the packaged stand-ins.
+    """
+    _sync(session, "--package", "pat-env-metrics", "--extra", "isaaclab")
+    session.run("python", "-m", "pat_env_metrics.kitless")
+    session.run("python", "-m", "pat_env_metrics.kitless", "--check")
+    session.env["PAT_OFFLINE_ASSETS"] = "1"
+    _pytest(session, "packages/env_metrics/tests", marker="isaaclab")

@@ -1,0 +1,285 @@
+"""MetricsManager: evaluates metric terms every step and reduces them per episode."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from pat_core import EpisodeAccumulator
+
+from ._null import NullMetricsManager
+from ._table import render_table
+from ._term_cfg import (
+    MetricsTermCfg,
+    bind_params,
+    check_episode_stats,
+    check_reduce,
+    resolve_func,
+)
+
+EnvIds = torch.Tensor | Sequence[int] | slice | None
+"""Which envs to reset: indices (tensor or sequence), a bool mask tensor, a slice, or ``None``."""
+
+
+class ParamResolver(Protocol):
+    """Resolves framework objects in term params (e.g. Isaac Lab's ``SceneEntityCfg``)."""
+
+    def resolve(self, term_name: str, params: dict[str, Any]) -> None:
+        """Resolve the params of one term in place, before class terms are instantiated."""
+
+    def finalize(self) -> None:
+        """Called once after every term is constructed, before any term is evaluated."""
+
+
+@dataclass(eq=False)
+class _Term:
+    name: str
+    cfg: MetricsTermCfg
+    call: Callable[..., Any]
+    reduce: str
+    stat_names: tuple[str, ...]
+    accumulator: EpisodeAccumulator
+    stats: tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor]], ...]
+    reset: Callable[[Any], Any] | None
+    substep_sum: torch.Tensor | None
+
+
+class MetricsManager:
+    """Evaluates metric terms every env step and logs per-episode reductions on reset.
+
+    Call :meth:`compute_substep` after each physics substep (only per-substep terms are
+    evaluated), :meth:`compute` once per env step after rewards and before resets (the
+    terminal step still sees the pre-reset state), and :meth:`reset` with the envs being
+    reset: it returns ``{"<prefix>/<name>[/<stat>]": 0-dim float32 tensor}`` summarising the
+    episodes that ended, and nothing for envs whose episode has no counted step.
+
+    ``compute`` and ``compute_substep`` never copy device memory to the host; ``reset``
+    synchronises once (to decide which keys to report).
+
+    Args:
+        cfg: Term name to term configuration.
+        env: The object passed to every term as its first argument; it must have
+            ``num_envs`` and ``device`` attributes.
+        prefix: Key prefix of the logged values.
+        param_resolver: Resolves framework objects in term params (Isaac Lab's
+            ``SceneEntityCfg``); ``None`` leaves params as they are.
+        probe: Evaluate every term once now to check its output shape and device. Turn off
+            when the env cannot be read before its first step; the shape is checked on every
+            evaluation anyway.
+
+    Raises:
+        ValueError: Unknown ``reduce``/``episode_stats``; a term output of the wrong shape.
+        TypeError: A term that is not callable or whose signature does not match its params.
+    """
+
+    def __init__(
+        self,
+        cfg: Mapping[str, MetricsTermCfg],
+        env: Any,
+        *,
+        prefix: str = "Episode_Metrics",
+        param_resolver: ParamResolver | None = None,
+        probe: bool = True,
+    ) -> None:
+        self.cfg: dict[str, MetricsTermCfg] = copy.deepcopy(dict(cfg))
+        self.prefix = prefix
+        self.num_envs = int(env.num_envs)
+        self.device = torch.device(env.device)
+        self._env = env
+        self._shape = (self.num_envs,)
+        self._num_substeps = 0
+        prepared = [
+            self._prepare(name, term_cfg, param_resolver) for name, term_cfg in self.cfg.items()
+        ]
+        for term, term_cfg in prepared:
+            if inspect.isclass(term_cfg.func):
+                term_class: Any = term_cfg.func
+                instance = term_class(cfg=term_cfg, env=env)
+                term.call = instance
+                term.reset = getattr(instance, "reset", None)
+        if param_resolver is not None:
+            param_resolver.finalize()
+        self._terms = [term for term, _ in prepared]
+        self._step_terms = [t for t in self._terms if t.substep_sum is None]
+        self._substep_terms = [t for t in self._terms if t.substep_sum is not None]
+        if probe:
+            for term in self._terms:
+                self._check_device(term, self._evaluate(term))
+
+    @property
+    def active_terms(self) -> list[str]:
+        """Names of the active terms, in configuration order."""
+        return [term.name for term in self._terms]
+
+    @property
+    def per_substep_terms(self) -> list[str]:
+        """Names of the terms evaluated after every physics substep."""
+        return [term.name for term in self._substep_terms]
+
+    def compute_substep(self) -> None:
+        """Evaluate the per-substep terms once; call after every physics substep."""
+        for term in self._substep_terms:
+            assert term.substep_sum is not None
+            term.substep_sum.add_(self._evaluate(term))
+        self._num_substeps += 1
+
+    def compute(self, mask: torch.Tensor | None = None) -> None:
+        """Add this env step to every episode in progress.
+
+        Args:
+            mask: Optional bool tensor ``[num_envs]``: count the step only where True (e.g.
+                gymnasium's next-step autoreset transition is masked out).
+        """
+        for term in self._step_terms:
+            term.accumulator.update(self._evaluate(term), mask)
+        substeps = self._num_substeps
+        for term in self._substep_terms:
+            assert term.substep_sum is not None
+            if substeps:
+                value = term.substep_sum / substeps
+                term.substep_sum.zero_()
+            else:
+                value = self._evaluate(term)
+            term.accumulator.update(value, mask)
+        self._num_substeps = 0
+
+    def reset(self, env_ids: EnvIds = None) -> dict[str, torch.Tensor]:
+        """End the episodes of ``env_ids`` and return the values to log.
+
+        Args:
+            env_ids: Envs being reset (tensor or sequence of indices, a slice, ``None`` = all).
+
+        Returns:
+            One 0-dim float32 tensor per key; empty when no reset env had a counted step.
+        """
+        ids = self._normalise_ids(env_ids)
+        popped = [term.accumulator.pop(ids) for term in self._terms]
+        for term in self._terms:
+            if term.reset is not None:
+                term.reset(env_ids)
+        if not popped or popped[0][1].numel() == 0:
+            return {}
+        # All accumulators get the same updates and masks, so they share step counts.
+        ended = torch.nonzero(popped[0][1] > 0).squeeze(-1)  # the one host sync per reset
+        if ended.numel() == 0:
+            return {}
+        log: dict[str, torch.Tensor] = {}
+        for term, (values, _) in zip(self._terms, popped, strict=True):
+            episodes = values.index_select(0, ended).to(torch.float64)
+            for key, stat in term.stats:
+                log[key] = stat(episodes).to(torch.float32)
+        return log
+
+    def __str__(self) -> str:
+        rows = [
+            (
+                str(i),
+                t.name,
+                t.reduce,
+                "yes" if t.substep_sum is not None else "no",
+                ", ".join(t.stat_names),
+            )
+            for i, t in enumerate(self._terms)
+        ]
+        header = ("Index", "Name", "Reduce", "Per substep", "Episode stats")
+        title = f"Active Metrics Terms ({len(rows)}, logged as '{self.prefix}/<name>')"
+        return render_table(title, header, rows)
+
+    def _prepare(
+        self, name: str, cfg: MetricsTermCfg, resolver: ParamResolver | None
+    ) -> tuple[_Term, MetricsTermCfg]:
+        if not isinstance(cfg, MetricsTermCfg):
+            msg = f"Metrics term '{name}': expected a MetricsTermCfg, got {type(cfg).__name__}"
+            raise TypeError(msg)
+        reduce = check_reduce(name, cfg.reduce)
+        stats = check_episode_stats(name, cfg.episode_stats)
+        cfg.func = resolve_func(name, cfg.func)
+        if not isinstance(cfg.params, dict):
+            msg = f"Metrics term '{name}': params must be a dict, got {type(cfg.params).__name__}"
+            raise TypeError(msg)
+        bind_params(name, cfg.func, cfg.params)
+        if resolver is not None:
+            resolver.resolve(name, cfg.params)
+        key = f"{self.prefix}/{name}"
+        term = _Term(
+            name=name,
+            cfg=cfg,
+            call=cfg.func,
+            reduce=reduce,
+            stat_names=stats,
+            accumulator=EpisodeAccumulator(self.num_envs, reduce, device=self.device),
+            stats=tuple((key if s == "mean" else f"{key}/{s}", _stat_func(s)) for s in stats),
+            reset=None,
+            substep_sum=torch.zeros(self._shape, device=self.device) if cfg.per_substep else None,
+        )
+        return term, cfg
+
+    def _evaluate(self, term: _Term) -> torch.Tensor:
+        value = term.call(self._env, **term.cfg.params)
+        if not isinstance(value, torch.Tensor):
+            try:
+                value = torch.as_tensor(value, device=self.device)
+            except (TypeError, ValueError, RuntimeError) as error:
+                msg = (
+                    f"Metrics term '{term.name}' returned {type(value).__name__}; "
+                    f"expected a tensor or array of shape {self._shape}"
+                )
+                raise TypeError(msg) from error
+        if value.shape != self._shape:
+            msg = (
+                f"Metrics term '{term.name}' returned shape {tuple(value.shape)}; expected "
+                f"{self._shape} (one value per env): reduce other dimensions inside the term"
+            )
+            raise ValueError(msg)
+        return value if value.is_floating_point() else value.to(torch.float32)
+
+    def _check_device(self, term: _Term, value: torch.Tensor) -> None:
+        if value.device.type != self.device.type:
+            msg = (
+                f"Metrics term '{term.name}' returned a tensor on {value.device}; "
+                f"expected the env's device {self.device}"
+            )
+            raise ValueError(msg)
+
+    def _normalise_ids(self, env_ids: EnvIds) -> torch.Tensor | None:
+        if env_ids is None or (isinstance(env_ids, slice) and env_ids == slice(None)):
+            return None
+        if isinstance(env_ids, slice):
+            return torch.arange(self.num_envs, device=self.device)[env_ids]
+        if isinstance(env_ids, torch.Tensor):
+            ids = env_ids.to(device=self.device).reshape(-1)
+            return ids.nonzero().squeeze(-1) if ids.dtype == torch.bool else ids.long()
+        return torch.as_tensor(list(env_ids), dtype=torch.long, device=self.device)
+
+
+def make_metrics_manager(
+    cfg: Mapping[str, MetricsTermCfg] | None, env: Any, **kwargs: Any
+) -> MetricsManager | NullMetricsManager:
+    """A :class:`MetricsManager` for ``cfg``, or a :class:`NullMetricsManager` when it is empty.
+
+    Args:
+        cfg: Term name to term configuration; ``None`` or empty gives the null manager.
+        env: Passed on to :class:`MetricsManager`.
+        **kwargs: Passed on to :class:`MetricsManager` (``prefix``, ``param_resolver``, ``probe``).
+    """
+    if not cfg:
+        return NullMetricsManager()
+    return MetricsManager(cfg, env, **kwargs)
+
+
+def _stat_func(stat: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if stat == "mean":
+        return torch.mean
+    if stat == "std":
+        return lambda x: torch.std(x, correction=0)
+    if stat == "min":
+        return torch.amin
+    if stat == "max":
+        return torch.amax
+    q = int(stat[1:]) / 100.0
+    return lambda x: torch.quantile(x, q)
