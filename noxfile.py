@@ -15,7 +15,7 @@ import nox
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_external_run = True
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "isaaclab"]
 
 ROOT = Path(__file__).parent
 PACKAGES = {

@@ -1,7 +1,6 @@
 """Isaac Lab integration on Isaac-Cartpole, kitless on the CPU (run with ``-m isaaclab``)."""
 
 # Isaac Lab is imported inside the tests: collecting this module must work without it.
-# ruff: noqa: PLC0415
 
 from __future__ import annotations
 

@@ -153,7 +153,7 @@ def test_ground_plane_is_a_collision_plane_at_z0(tmp_path: Path) -> None:
     assert '"PhysicsCollisionAPI"' in text
     assert 'uniform token axis = "Z"' in text
     if importlib.util.find_spec("pxr") is not None:
-        from pxr import Usd, UsdGeom, UsdPhysics  # noqa: PLC0415  # only where usd-core is
+        from pxr import Usd, UsdGeom, UsdPhysics  # only where usd-core is
 
         stage = Usd.Stage.Open(str(tmp_path / "default_ground_plane.usda"))
         plane = stage.GetPrimAtPath("/GroundPlane/CollisionPlane")

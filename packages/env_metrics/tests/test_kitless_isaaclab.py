@@ -52,7 +52,7 @@ class Expected:
 
 
 def _expected_from_packaged_asset() -> Expected:
-    from pxr import Usd, UsdGeom, UsdPhysics  # noqa: PLC0415  # usd-core comes with Isaac Lab
+    from pxr import Usd, UsdGeom, UsdPhysics  # usd-core comes with Isaac Lab
 
     stage = Usd.Stage.Open(str(newton_cartpole_source()))
     root = stage.GetPrimAtPath("/cartpole")
@@ -159,7 +159,7 @@ def test_physical_parameters_come_from_the_packaged_asset(created: Created) -> N
 
 
 def test_ground_plane_is_the_offline_collision_plane(created: Created) -> None:
-    from pxr import Usd, UsdGeom  # noqa: PLC0415  # usd-core comes with Isaac Lab
+    from pxr import Usd, UsdGeom  # usd-core comes with Isaac Lab
 
     stage = created.env.unwrapped.scene.stage
     ground = stage.GetPrimAtPath("/World/ground")
@@ -168,7 +168,7 @@ def test_ground_plane_is_the_offline_collision_plane(created: Created) -> None:
 
 
 def test_random_actions_step_past_episode_ends_with_isaac_lab_logs(created: Created) -> None:
-    import torch  # noqa: PLC0415  # only the Isaac Lab tests need it
+    import torch  # only the Isaac Lab tests need it
 
     env = created.env
     expected = _expected_from_packaged_asset()

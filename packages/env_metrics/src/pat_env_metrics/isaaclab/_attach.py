@@ -33,7 +33,7 @@ class SceneEntityResolver:
 
     def resolve(self, term_name: str, params: dict[str, Any]) -> None:
         """Resolve every ``SceneEntityCfg`` in ``params``, in place."""
-        from isaaclab.managers import SceneEntityCfg  # noqa: PLC0415 - Isaac Lab is optional
+        from isaaclab.managers import SceneEntityCfg
 
         def walk(path: str, value: Any) -> Any:
             if isinstance(value, SceneEntityCfg):

@@ -35,7 +35,7 @@ def make_env(
     Returns:
         The gymnasium env; its metrics manager is ``env.unwrapped.metrics_manager``.
     """
-    from pat_env_metrics.kitless import make_isaaclab_env  # noqa: PLC0415 - heavy, optional
+    from pat_env_metrics.kitless import make_isaaclab_env
 
     def _configure(env_cfg: Any) -> None:
         if configure is not None:

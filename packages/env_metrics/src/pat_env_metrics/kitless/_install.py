@@ -111,7 +111,7 @@ def _find_uv() -> str | None:
     if shutil.which("uv") is not None:
         return "uv"
     if importlib.util.find_spec("uv") is not None:
-        from uv import find_uv_bin  # type: ignore[import-not-found]  # noqa: PLC0415
+        from uv import find_uv_bin  # type: ignore[import-not-found]
 
         return str(find_uv_bin())
     return None
