@@ -123,3 +123,19 @@ def isaaclab(session: nox.Session) -> None:
     session.run("python", "-m", "pat_env_metrics.kitless", "--check")
     session.env["PAT_OFFLINE_ASSETS"] = "1"
     _pytest(session, "packages/env_metrics/tests", marker="isaaclab")
+
+
+@nox.session
+def tests_skrl1(session: nox.Session) -> None:
+    """pat-skrl-mlflow's fast tests on the skrl 1.4 line: skrl==1.4.3 over the synced env.
+
+    The lock holds skrl 2.x; this session syncs the package's environment, replaces skrl
+    with the last 1.x release and runs the same tests (those that need 2.x skip).
+    """
+    _sync(session, "--package", PACKAGES["skrl_mlflow"])
+    session.run_install(
+        "uv", "pip", "install", "--python", session.virtualenv.location, "skrl==1.4.3",
+        external=True,
+    )  # fmt: skip
+    session.run("python", "-c", "import skrl; assert skrl.__version__ == '1.4.3', skrl.__version__")
+    _pytest(session, "packages/skrl_mlflow/tests", marker="not slow and not isaaclab")

@@ -33,6 +33,48 @@ def test_help_and_version_import_no_heavy_library(args: tuple[str, ...]) -> None
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
 
 
+COMMANDS = (
+    ("train",),
+    ("tasks",),
+    ("inspect",),
+    ("inspect", "metrics"),
+    ("inspect", "tracking-data"),
+    ("dry-run",),
+    ("dry-run", "filter"),
+    ("setup",),
+    ("setup", "isaaclab"),
+)
+
+
+def test_every_command_help_imports_no_heavy_library() -> None:
+    """All `pat <cmd> --help` in one interpreter, then the modules it imported."""
+    code = (
+        "from pat_cli.app import app\n"
+        f"for args in {[[*c, '--help'] for c in COMMANDS]!r}:\n"
+        "    try:\n"
+        "        app(args, prog_name='pat')\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code in (0, None), (args, exit.code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "pat_cli" in imported
+    assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+    for command in COMMANDS:
+        assert f"Usage: pat {' '.join(command)}" in result.stdout
+
+
 def test_version_lists_pat_packages_and_stack() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pat_cli", "--version"],

@@ -9,6 +9,9 @@ from typing import Annotated
 import typer
 
 from pat_cli._versions import version_table
+from pat_cli.commands import dry_run, inspect, setup
+from pat_cli.commands.tasks import tasks
+from pat_cli.commands.train import train
 
 app = typer.Typer(
     name="pat",
@@ -43,6 +46,13 @@ def _root(
     ] = False,
 ) -> None:
     """pat, the Physical AI Toolchain."""
+
+
+app.command("train")(train)
+app.command("tasks")(tasks)
+app.add_typer(inspect.app, name="inspect")
+app.add_typer(dry_run.app, name="dry-run")
+app.add_typer(setup.app, name="setup")
 
 
 def main() -> None:

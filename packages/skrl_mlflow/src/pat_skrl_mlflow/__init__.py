@@ -2,10 +2,55 @@
 
 Named with pat-core's MLflow-safe keys, reduced per logging window, paced by a
 real log interval and delivered in batches from a background sender.
+
+Example:
+    >>> handle = instrument(runner.agent, interval="rollout")  # doctest: +SKIP
+    >>> runner.run()  # doctest: +SKIP
+    >>> print(handle.close())  # doctest: +SKIP
 """
 
 from importlib.metadata import version as _version
 
+from pat_skrl_mlflow._api import instrument
+from pat_skrl_mlflow._compat import create_mlflow_logging_wrapper
+from pat_skrl_mlflow._instrument import Instrumentation
+from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases
+from pat_skrl_mlflow._pipeline import SkippedMetricWarning
+from pat_skrl_mlflow._report import Summary
+from pat_skrl_mlflow._run import (
+    RunTarget,
+    default_tags,
+    flatten_params,
+    log_agent_config,
+    log_checkpoints,
+    start_run,
+)
+from pat_skrl_mlflow._sender import BackgroundSender, SenderStats
+from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, Sink, SinkRejected, SinkUnavailable
+
 __version__ = _version("pat-skrl-mlflow")
 
-__all__ = ["__version__"]
+__all__ = [
+    "PER_AGENT_TAGS",
+    "SKRL_ALIASES",
+    "BackgroundSender",
+    "Instrumentation",
+    "MetricPoint",
+    "MlflowSink",
+    "RunTarget",
+    "SenderStats",
+    "Sink",
+    "SinkRejected",
+    "SinkUnavailable",
+    "SkippedMetricWarning",
+    "Summary",
+    "__version__",
+    "create_mlflow_logging_wrapper",
+    "default_tags",
+    "flatten_params",
+    "instrument",
+    "log_agent_config",
+    "log_checkpoints",
+    "skrl_aliases",
+    "start_run",
+]

@@ -1,0 +1,160 @@
+"""Which metric names a filter keeps, which pattern decided, and what the patterns got wrong.
+
+Matching is pat-core's :class:`~pat_core.MetricFilter` (one filter per pattern, so each
+decision can name its pattern). Patterns that match nothing are explained: a name that
+matches when case is ignored (the case-sensitivity trap), close names, and whether the name
+is one skrl ever produces (the documented filters of the integration pat replaces named
+metrics skrl never tracks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+@dataclass(frozen=True)
+class Name:
+    """A metric as the source knows it: its MLflow key and, from a live rollout, its skrl tag."""
+
+    key: str
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the filter does with one metric."""
+
+    name: Name
+    logged: bool
+    matched_by: tuple[str, ...]
+    excluded_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PatternReport:
+    """A pattern that matched nothing, and why it probably did not.
+
+    Attributes:
+        pattern: The pattern.
+        kind: ``"include"`` or ``"exclude"``.
+        suggestions: Close names from the source (pat-core's suggestions).
+        case_matches: Source names it matches when case is ignored.
+        skrl_matches: skrl standard ``(tag, key)`` pairs it matches (by tag or by key).
+        generic_matches: ``(tag, key)`` pairs whose tag it matches only in pat-core's generic
+            key form (``Loss / Policy loss`` -> ``Loss/Policy_loss``), which is not the key
+            pat logs them under.
+    """
+
+    pattern: str
+    kind: str
+    suggestions: tuple[str, ...]
+    case_matches: tuple[str, ...]
+    skrl_matches: tuple[tuple[str, str], ...]
+    generic_matches: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def skrl_name(self) -> bool:
+        """Whether it matches one of skrl's standard tags or pat's keys for them."""
+        return bool(self.skrl_matches)
+
+    def explain(self) -> str:
+        """One line: what is wrong and what was probably meant."""
+        if self.case_matches:
+            names = ", ".join(map(repr, self.case_matches[:3]))
+            return f"matches nothing: names are case-sensitive; it matches {names} ignoring case"
+        parts = ["matches nothing"]
+        if self.generic_matches:
+            tag, key = self.generic_matches[0]
+            parts.append(
+                f"it fits the generic key form of skrl's {tag!r}, but pat logs that tag as "
+                f"{key!r}: match that key or the tag itself"
+            )
+        elif self.skrl_matches:
+            tag, key = self.skrl_matches[0]
+            more = f" (+{len(self.skrl_matches) - 1} more)" if len(self.skrl_matches) > 1 else ""
+            parts.append(
+                f"it matches skrl's {tag!r} (MLflow key {key!r}){more}, which this source lacks"
+            )
+        elif not _is_pattern(self.pattern):
+            parts.append("no skrl agent tracks a metric by this name")
+        if self.suggestions:
+            parts.append(f"did you mean {', '.join(map(repr, self.suggestions[:3]))}?")
+        return "; ".join(parts)
+
+
+def analyse(
+    names: Sequence[Name], include: Sequence[str] | None, exclude: Sequence[str]
+) -> tuple[list[Decision], list[PatternReport]]:
+    """Decide every name and explain every pattern that matched none of them."""
+    from pat_core import MetricFilter, to_mlflow_key
+
+    overall = MetricFilter(include, exclude)
+    includes = [(p, MetricFilter([p])) for p in include or ()]
+    excludes = [(p, MetricFilter(None, [p])) for p in exclude]
+    decisions = []
+    for name in names:
+        tag, key = (name.tag, name.key) if name.tag else (name.key, None)
+        logged = overall.allows(tag, key)
+        decisions.append(
+            Decision(
+                name,
+                logged,
+                tuple(p for p, f in includes if f.allows(tag, key)),
+                tuple(p for p, f in excludes if not f.allows(tag, key)),
+            )
+        )
+    known = _skrl_pairs()
+    tagged = list(dict.fromkeys([*((n.tag, n.key) for n in names if n.tag), *known]))
+    reports = []
+    for item in overall.unmatched():
+        folded = MetricFilter([_casefold_pattern(item.pattern)])
+        case_matches = tuple(
+            n for n in _all_names(names) if folded.allows(n.lower()) and n != item.pattern
+        )
+        probe = MetricFilter([item.pattern])
+        reports.append(
+            PatternReport(
+                item.pattern,
+                item.kind,
+                item.suggestions,
+                case_matches,
+                tuple((t, k) for t, k in known if probe.allows(t, k)),
+                tuple(
+                    (t, k)
+                    for t, k in tagged
+                    if to_mlflow_key(t) != k and probe.allows(to_mlflow_key(t))
+                ),
+            )
+        )
+    return decisions, reports
+
+
+def _all_names(names: Sequence[Name]) -> list[str]:
+    seen: dict[str, None] = {}
+    for name in names:
+        if name.tag:
+            seen[name.tag] = None
+        seen[name.key] = None
+    return list(seen)
+
+
+def _casefold_pattern(pattern: str) -> str:
+    # Compare lower-case names with a lower-case pattern; a regex gets the inline flag instead
+    # (lowering it would change escapes such as \S).
+    if pattern.startswith("re:"):
+        return f"re:(?i:{pattern[3:]})"
+    return pattern.lower()
+
+
+def _is_pattern(pattern: str) -> bool:
+    return pattern.startswith("re:") or any(c in pattern for c in "*?[")
+
+
+def _skrl_pairs() -> list[tuple[str, str]]:
+    from pat_skrl_mlflow import SKRL_ALIASES
+
+    return list(SKRL_ALIASES.items())

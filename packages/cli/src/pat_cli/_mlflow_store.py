@@ -1,0 +1,175 @@
+"""Open an MLflow tracking store and find a run in it, turning failures into one-line errors.
+
+Imported only inside command bodies: it imports mlflow (seconds of start-up).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from pat_cli._errors import DOMAIN_ERROR, fail
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Experiment, Run
+
+# A CLI that reads a store should fail in seconds on a dead server, not retry for minutes
+# (MLflow's defaults: 7 retries with back-off and a 120 s timeout). Users can still override.
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a command needs to name a run in its output."""
+
+    run_id: str
+    run_name: str
+    status: str
+    experiment_id: str
+    experiment_name: str
+    tracking_uri: str
+    latest: dict[str, float]
+    """The latest value of each metric key (MLflow's: the one at the highest step)."""
+
+    @property
+    def metric_keys(self) -> tuple[str, ...]:
+        """The run's metric keys, sorted."""
+        return tuple(sorted(self.latest))
+
+
+def resolve_tracking_uri(option: str | None) -> str:
+    """``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else MLflow's default store.
+
+    MLflow's default is ``sqlite:///<cwd>/mlflow.db``; pat never falls back to a legacy
+    ``./mlruns`` file store on its own (MLflow would, when one exists): that takes an explicit
+    ``file:`` URI.
+    """
+    if option:
+        return option
+    if env := os.environ.get("MLFLOW_TRACKING_URI"):
+        return env
+    return default_tracking_uri()
+
+
+def default_tracking_uri() -> str:
+    """``sqlite:///<cwd>/mlflow.db``, as MLflow writes it."""
+    return f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:`` URI (``None`` for other stores or in-memory)."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    path = unquote(uri[len(prefix) :].split("?", 1)[0])
+    return Path(path) if path and path != ":memory:" else None
+
+
+def open_client(tracking_uri: str) -> MlflowClient:
+    """Return a client on an existing store; exit 1 with a hint when there is none to read.
+
+    A missing sqlite file is reported instead of being created (MLflow would create an empty
+    database, which is never what someone inspecting runs means).
+    """
+    for name, value in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    database = sqlite_path(tracking_uri)
+    if database is not None and not database.is_file():
+        fail(
+            f"no MLflow store at {tracking_uri} (file {database} does not exist).",
+            hint="run `pat train` here first, or pass --tracking-uri / set MLFLOW_TRACKING_URI.",
+            code=DOMAIN_ERROR,
+        )
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: mlflow sets INFO
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        client.search_experiments(max_results=1)  # touches the store: fails now if unreachable
+    except Exception as error:
+        fail(
+            f"cannot read the MLflow store {tracking_uri}: {_first_line(error)}",
+            hint="check --tracking-uri / MLFLOW_TRACKING_URI and that the server is running.",
+            code=DOMAIN_ERROR,
+        )
+    return client
+
+
+def find_run(
+    client: MlflowClient, tracking_uri: str, run_id: str | None, experiment: str | None
+) -> RunInfo:
+    """The run ``run_id``, else the latest run of ``experiment``, else of the whole store.
+
+    ``experiment`` falls back to ``MLFLOW_EXPERIMENT_NAME`` / ``MLFLOW_EXPERIMENT_ID``.
+    """
+    from mlflow.exceptions import MlflowException
+
+    if run_id:
+        try:
+            run = client.get_run(run_id)
+        except MlflowException as error:
+            fail(
+                f"run {run_id!r} not found in {tracking_uri}: {_first_line(error)}",
+                hint="list runs with `mlflow runs list --experiment-id ID` or omit RUN_ID "
+                "to use the latest run.",
+                code=DOMAIN_ERROR,
+            )
+        return _run_info(client, run, tracking_uri)
+
+    experiments = _experiments(client, tracking_uri, experiment)
+    runs = client.search_runs(
+        [e.experiment_id for e in experiments],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        where = f"experiment {experiments[0].name!r}" if len(experiments) == 1 else "any experiment"
+        fail(
+            f"no runs in {where} of {tracking_uri}.",
+            hint="start one with `pat train --task CartPole-v1`, or pass --tracking-uri.",
+            code=DOMAIN_ERROR,
+        )
+    return _run_info(client, runs[0], tracking_uri)
+
+
+def _experiments(
+    client: MlflowClient, tracking_uri: str, experiment: str | None
+) -> list[Experiment]:
+    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    experiment_id = None if name else os.environ.get("MLFLOW_EXPERIMENT_ID")
+    if name:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            known = ", ".join(repr(e.name) for e in client.search_experiments()) or "none"
+            fail(
+                f"experiment {name!r} not found in {tracking_uri}.",
+                hint=f"experiments there: {known}.",
+                code=DOMAIN_ERROR,
+            )
+        return [found]
+    if experiment_id:
+        return [client.get_experiment(experiment_id)]
+    return list(client.search_experiments())
+
+
+def _run_info(client: MlflowClient, run: Run, tracking_uri: str) -> RunInfo:
+    experiment = client.get_experiment(run.info.experiment_id)
+    return RunInfo(
+        run_id=run.info.run_id,
+        run_name=run.info.run_name or "",
+        status=run.info.status,
+        experiment_id=run.info.experiment_id,
+        experiment_name=experiment.name,
+        tracking_uri=tracking_uri,
+        latest=dict(run.data.metrics),
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,137 @@
+"""A Rich progress bar for a skrl training: timesteps, elapsed, ETA, latest episode reward.
+
+The bar hooks the skrl env wrapper's ``step`` (an instance attribute; the class is untouched).
+Episode returns are summed on the env's device; the host reads them only when the bar is
+redrawn (a few times a second), so the training loop never waits on a per-step device sync.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    import torch
+    from rich.console import Console
+
+REDRAW_SECONDS = 0.25
+
+
+class EpisodeReturns:
+    """Undiscounted returns of the episodes that end, per env, kept on the env's device."""
+
+    def __init__(self, num_envs: int, device: torch.device | str) -> None:
+        import torch
+
+        self._running = torch.zeros(num_envs, dtype=torch.float64, device=device)
+        self._ended_sum = torch.zeros((), dtype=torch.float64, device=device)
+        self._ended_count = torch.zeros((), dtype=torch.int64, device=device)
+        self.episodes = 0
+        """Episodes ended so far (updated when :meth:`pop_mean` reads the device)."""
+
+    def update(
+        self, reward: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor
+    ) -> None:
+        """Add one step of every env (no host-device sync)."""
+        done = (terminated | truncated).reshape(-1)
+        self._running += reward.reshape(-1).to(self._running.dtype)
+        self._ended_sum += (self._running * done).sum()
+        self._ended_count += done.sum()
+        self._running *= ~done
+
+    def pop_mean(self) -> float | None:
+        """Mean return of the episodes ended since the last call (``None`` if none); syncs."""
+        count = int(self._ended_count.item())
+        if count == 0:
+            return None
+        mean = float(self._ended_sum.item()) / count
+        self.episodes += count
+        self._ended_sum.zero_()
+        self._ended_count.zero_()
+        return mean
+
+
+class TrainingProgress:
+    """The progress bar of one training; use as ``with progress.running(): ...``."""
+
+    def __init__(self, console: Console, *, total: int, description: str) -> None:
+        self.total = total
+        self.timestep = 0
+        self.last_reward: float | None = None
+        self.started = time.monotonic()
+        self.elapsed = 0.0
+        self._returns: EpisodeReturns | None = None
+        self._next_redraw = 0.0
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("timesteps"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("episode reward {task.fields[reward]}"),
+            console=console,
+            transient=False,
+        )
+        self._task = self._progress.add_task(description, total=total, reward="-")
+
+    def hook(self, env: Any) -> None:
+        """Count the steps of a skrl-wrapped env and the returns of its episodes."""
+        self._returns = EpisodeReturns(env.num_envs, env.device)
+        env.step = self._counting(env.step)
+
+    def _counting(self, step: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(step)
+        def counted(actions: Any) -> Any:
+            result = step(actions)
+            _, reward, terminated, truncated, _ = result
+            assert self._returns is not None
+            self._returns.update(reward, terminated, truncated)
+            self.timestep += 1
+            now = time.monotonic()
+            if now >= self._next_redraw or self.timestep >= self.total:
+                self._next_redraw = now + REDRAW_SECONDS
+                self._redraw()
+            return result
+
+        return counted
+
+    def _redraw(self) -> None:
+        assert self._returns is not None
+        mean = self._returns.pop_mean()
+        if mean is not None:
+            self.last_reward = mean
+        reward = "-" if self.last_reward is None else _short(self.last_reward)
+        self._progress.update(self._task, completed=self.timestep, reward=reward)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Show the bar while the block runs; the final state stays on screen."""
+        self.started = time.monotonic()
+        self._progress.start()
+        try:
+            yield
+        finally:
+            self.elapsed = time.monotonic() - self.started
+            if self._returns is not None:
+                self._redraw()
+            self._progress.stop()
+
+
+def _short(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.4g}"

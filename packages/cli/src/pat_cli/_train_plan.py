@@ -1,0 +1,177 @@
+"""Check ``pat train``'s options and turn them into a :class:`TrainPlan`, before anything heavy.
+
+Every bad value ends the command with a one-line usage error (exit 2) that names the option,
+the value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pat_cli._errors import bad_option, fail
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pat_cli._catalog import TaskChoice
+    from pat_core import LogInterval
+
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?")
+REQUIRED_SECTIONS = ("models", "agent", "trainer")
+
+
+@dataclass
+class TrainPlan:
+    """Everything ``pat train`` will do, validated."""
+
+    task: TaskChoice
+    agent_cfg: dict[str, Any]
+    agent_cfg_source: str
+    algorithm: str
+    num_envs: int
+    timesteps: int
+    seed: int | None
+    device: str
+    log_interval: LogInterval
+    include: tuple[str, ...] | None
+    exclude: tuple[str, ...]
+    tracking_uri: str
+    experiment: str | None
+    run_name: str | None
+    system_metrics: bool
+    checkpoint: Path | None
+    env_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_interval(value: str) -> LogInterval:
+    """``--log-interval`` through pat-core's parser."""
+    from pat_core import parse_log_interval
+    from pat_core.intervals import ACCEPTED_FORMS
+
+    try:
+        return parse_log_interval(value)
+    except ValueError:
+        bad_option("--log-interval", value, ACCEPTED_FORMS)
+
+
+def positive(option: str, value: int | None) -> int | None:
+    """A whole number >= 1 (``None`` passes: the option was not given)."""
+    if value is not None and value < 1:
+        bad_option(option, value, "a positive whole number")
+    return value
+
+
+def device(value: str | None) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N``; by default ``cuda`` when torch sees a GPU, else ``cpu``."""
+    if value is None:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not _DEVICE.fullmatch(value):
+        bad_option("--device", value, "cpu, cuda or cuda:N")
+    if value.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            fail(
+                f"--device {value!r} asked for a GPU, and torch sees none here.",
+                hint="use --device cpu.",
+                code=1,
+            )
+    return value
+
+
+def filter_patterns(
+    include: list[str] | None, include_file: Path | None, exclude: list[str] | None
+) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """Include patterns (options then file; ``None``: log everything) and exclude patterns.
+
+    Each pattern is compiled on its own so the error names the option it came from.
+    """
+    from pat_core import MetricFilter, read_pattern_file
+
+    patterns = list(include or [])
+    if include_file is not None:
+        try:
+            patterns += read_pattern_file(include_file)
+        except (OSError, UnicodeDecodeError) as error:
+            bad_option(
+                "--metric-filter-file", str(include_file), f"a readable text file ({_why(error)})"
+            )
+        if not patterns:
+            bad_option(
+                "--metric-filter-file",
+                str(include_file),
+                "a file with at least one pattern (an empty filter would drop every metric)",
+            )
+    for option, values, as_include in (
+        ("--metric-filter", patterns, True),
+        ("--exclude", list(exclude or []), False),
+    ):
+        for pattern in values:
+            try:
+                MetricFilter([pattern]) if as_include else MetricFilter(None, [pattern])
+            except (ValueError, TypeError) as error:
+                bad_option(option, pattern, f"a name, a glob or re:<regex> ({_why(error)})")
+    return (tuple(patterns) or None), tuple(exclude or [])
+
+
+def read_agent_yaml(path: Path, option: str = "--agent-cfg") -> dict[str, Any]:
+    """A skrl runner config from YAML (needs ``models``, ``agent`` and ``trainer`` sections)."""
+    import yaml  # type: ignore[import-untyped]
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        bad_option(option, str(path), f"a readable skrl runner YAML file ({_why(error)})")
+    if not isinstance(data, dict):
+        bad_option(option, str(path), "a YAML mapping with models, agent and trainer sections")
+    missing = [s for s in REQUIRED_SECTIONS if not isinstance(data.get(s), dict)]
+    if missing:
+        bad_option(
+            option, str(path), f"a skrl runner config; it lacks the section(s) {', '.join(missing)}"
+        )
+    if not isinstance(data["agent"].get("class"), str):
+        bad_option(option, str(path), "a skrl runner config with agent.class (e.g. PPO)")
+    return data
+
+
+def checkpoint(path: Path | None) -> Path | None:
+    """An existing checkpoint file (``.pt``) to resume from."""
+    if path is not None and not path.is_file():
+        bad_option(
+            "--checkpoint", str(path), "an existing skrl checkpoint file (e.g. agent_1000.pt)"
+        )
+    return path
+
+
+def total_timesteps(cfg: dict[str, Any], timesteps: int | None, max_iterations: int | None) -> int:
+    """``--timesteps``, else ``--max-iterations`` x the agent's rollouts, else the config's."""
+    if timesteps is not None and max_iterations is not None:
+        fail(
+            "--timesteps and --max-iterations both given; expected one of them "
+            "(an iteration is one rollout of the agent).",
+        )
+    if timesteps is not None:
+        return timesteps
+    if max_iterations is not None:
+        rollouts = cfg["agent"].get("rollouts")
+        if not isinstance(rollouts, int) or rollouts < 1:
+            bad_option(
+                "--max-iterations",
+                max_iterations,
+                f"an on-policy agent with rollouts; {cfg['agent']['class']} has none, "
+                "use --timesteps",
+            )
+        return max_iterations * rollouts
+    configured = cfg["trainer"].get("timesteps")
+    if not isinstance(configured, int) or configured < 1:
+        fail("the agent config has no trainer.timesteps; pass --timesteps N.")
+    return configured
+
+
+def _why(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())[:200]

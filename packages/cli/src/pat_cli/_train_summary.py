@@ -1,0 +1,124 @@
+"""What ``pat train`` prints at the end: a summary table and the exact next commands."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+
+from pat_cli import _format
+from pat_cli._mlflow_store import default_tracking_uri
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+REWARD_KEY = "episode_reward_mean"
+ENV_PREFIXES = ("Episode_Metrics/", "Episode_Reward/", "Episode_Termination/", "Metrics/")
+
+
+@dataclass
+class TrainOutcome:
+    """The facts of one finished (or interrupted) training."""
+
+    status: str
+    task: str
+    algorithm: str
+    device: str
+    num_envs: int
+    run_id: str | None
+    experiment: str
+    tracking_uri: str
+    timesteps_done: int
+    timesteps_total: int
+    wall_seconds: float
+    reward_first: float | None = None
+    reward_last: float | None = None
+    env_metrics: dict[str, float] = field(default_factory=dict)
+    points_logged: int = 0
+    points_rejected: int = 0
+    points_filtered: int = 0
+    points_dropped: int = 0
+    points_failed: int = 0
+    keys_logged: int = 0
+    tags_filtered: tuple[str, ...] = ()
+    rejections: dict[str, str] = field(default_factory=dict)
+    unmatched: tuple[Any, ...] = ()
+    checkpoint: Path | None = None
+
+
+def summary_table(outcome: TrainOutcome) -> Table:
+    """Two columns: what and value."""
+    table = Table(
+        title=f"pat train · {outcome.task} · {outcome.status}",
+        title_justify="left",
+        show_header=False,
+        box=box.SIMPLE,
+        pad_edge=False,
+    )
+    table.add_column("what", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_row("run id", outcome.run_id or "-")
+    table.add_row("experiment", outcome.experiment)
+    table.add_row("tracking URI", outcome.tracking_uri)
+    table.add_row("agent", f"{outcome.algorithm} on {outcome.device}, {outcome.num_envs} envs")
+    table.add_row("timesteps", f"{outcome.timesteps_done:,} of {outcome.timesteps_total:,}")
+    table.add_row("wall time", _format.duration(outcome.wall_seconds))
+    if outcome.reward_last is None:
+        reward = "not logged (no episode ended in a logged window, or filtered out)"
+    else:
+        reward = _format.number(outcome.reward_last)
+        if outcome.reward_first is not None:
+            reward = f"{_format.number(outcome.reward_first)} (first) -> {reward} (last)"
+    table.add_row(REWARD_KEY, reward)
+    for key, value in sorted(outcome.env_metrics.items()):
+        table.add_row(key, _format.number(value))
+    logged = f"{outcome.points_logged:,} points in {outcome.keys_logged} keys"
+    problems = [
+        f"{outcome.points_rejected:,} rejected" if outcome.points_rejected else "",
+        f"{outcome.points_dropped:,} dropped (queue full)" if outcome.points_dropped else "",
+        f"{outcome.points_failed:,} not stored (store unavailable)"
+        if outcome.points_failed
+        else "",
+    ]
+    table.add_row("metrics logged", logged + "".join(f", {p}" for p in problems if p))
+    for key, reason in list(outcome.rejections.items())[:5]:
+        table.add_row("  rejected", f"{key}: {reason}")
+    table.add_row(
+        "filtered out",
+        f"{outcome.points_filtered:,} points of {len(outcome.tags_filtered)} tags"
+        if outcome.tags_filtered
+        else "nothing",
+    )
+    if outcome.unmatched:
+        for item in outcome.unmatched:
+            hint = (
+                f" (did you mean {', '.join(map(repr, item.suggestions))}?)"
+                if item.suggestions
+                else ""
+            )
+            table.add_row(f"unmatched {item.kind}", f"{item.pattern!r} matched nothing{hint}")
+    else:
+        table.add_row("unmatched patterns", "none")
+    return table
+
+
+def next_commands(outcome: TrainOutcome) -> list[str]:
+    """The commands to look at the run (and to resume it, when a checkpoint exists)."""
+    uri = outcome.tracking_uri
+    store = "" if uri == default_tracking_uri() else f" --tracking-uri {shlex.quote(uri)}"
+    commands = []
+    if outcome.run_id:
+        commands.append(f"pat inspect metrics {outcome.run_id}{store}")
+    if uri.startswith(("sqlite:", "file:", "postgresql", "mysql", "mssql")):
+        commands.append(f"mlflow ui --backend-store-uri {shlex.quote(uri)}")
+    elif uri.startswith("http"):
+        commands.append(f"open {uri} in a browser")
+    if outcome.checkpoint is not None and outcome.status != "FINISHED":
+        commands.append(
+            f"pat train --task {shlex.quote(outcome.task)} --checkpoint "
+            f"{shlex.quote(str(outcome.checkpoint))}{store}"
+        )
+    return commands

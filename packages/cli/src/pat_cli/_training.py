@@ -1,0 +1,291 @@
+"""Run a validated :class:`~pat_cli._train_plan.TrainPlan`.
+
+skrl's Runner, instrumented by pat-skrl-mlflow, with a progress bar, a summary and the next
+commands.
+
+Ctrl-C ends the run as KILLED after everything tracked so far is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pat_cli._console import console, err_console
+from pat_cli._errors import DOMAIN_ERROR, fail
+from pat_cli._progress import TrainingProgress
+from pat_cli._train_summary import (
+    ENV_PREFIXES,
+    REWARD_KEY,
+    TrainOutcome,
+    next_commands,
+    summary_table,
+)
+
+if TYPE_CHECKING:
+    from pat_cli._train_plan import TrainPlan
+
+RUN_FILE = "pat_run.json"
+"""Written into skrl's experiment directory: which MLflow run its checkpoints belong to."""
+INTERRUPTED = 130
+TRACEBACK_VARIABLE = "PAT_TRACEBACK"
+"""Set it to see the traceback of a training that failed (pat shows one line otherwise)."""
+
+
+def train(plan: TrainPlan) -> int:
+    """Train; return the exit code (0 finished, 130 interrupted; failures raise)."""
+    quiet_libraries()
+    threads = cpu_threads(plan.device)
+    from skrl.utils.runner.torch import Runner
+
+    from pat_cli._quiet import quiet_setup
+    from pat_cli._train_env import EnvSpec, make_env
+    from pat_skrl_mlflow import instrument, start_run
+
+    env = make_env(EnvSpec(plan.task, plan.num_envs, plan.device, plan.seed, plan.env_metrics))
+    try:
+        with quiet_setup():  # skrl warns about Isaac Lab configs' deprecated fields
+            runner = Runner(env, plan.agent_cfg)
+    except Exception as error:
+        env.close()
+        fail(
+            f"skrl could not build the agent from {plan.agent_cfg_source}: "
+            f"{type(error).__name__}: {error}",
+            hint="check the agent config against skrl's runner docs.",
+        )
+    resume_run = _resume(runner, plan.checkpoint)
+    target = start_run(
+        experiment_name=plan.experiment,
+        run_name=plan.run_name,
+        run_id=resume_run,
+        tracking_uri=plan.tracking_uri,
+        log_system_metrics=plan.system_metrics,
+    )
+    _write_run_file(runner.agent, target.run_id, target.tracking_uri)
+    experiment = _experiment_name(target)
+    if plan.task.requested != plan.task.id:
+        console.print(
+            f"{plan.task.requested} is called {plan.task.id} since Isaac Lab 3.0; "
+            f"using {plan.task.id}.",
+            highlight=False,
+        )
+    console.print(
+        f"Training [bold]{plan.task.id}[/] with {plan.algorithm.upper()} on {plan.device}: "
+        f"{plan.num_envs} envs x {plan.timesteps:,} timesteps ({threads}), log interval "
+        f"{_interval_text(plan)}. MLflow run [bold]{target.run_id}[/] in experiment "
+        f"{experiment!r} of {target.tracking_uri}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    try:
+        handle = instrument(
+            runner.agent,
+            run=target,
+            interval=_interval_arg(plan),
+            include=plan.include,
+            exclude=plan.exclude,
+            task=plan.task.id,
+            environment_info=("log",),
+        )
+    except BaseException:
+        target.end("KILLED" if isinstance(sys.exc_info()[1], KeyboardInterrupt) else "FAILED")
+        env.close()
+        raise
+    progress = TrainingProgress(console, total=plan.timesteps, description=plan.task.id)
+    progress.hook(env)
+    status = "FINISHED"
+    try:
+        with progress.running():
+            runner.run()
+    except KeyboardInterrupt:
+        status = "KILLED"
+    except Exception as error:
+        handle.close("FAILED")
+        env.close()
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        fail(
+            f"training failed after {progress.timestep:,} timesteps: "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+            hint=f"MLflow run {target.run_id} ended as FAILED with what was tracked so far; "
+            f"set {TRACEBACK_VARIABLE}=1 to see the traceback.",
+            code=DOMAIN_ERROR,
+        )
+    summary = handle.close(status)
+    env.close()
+    outcome = _outcome(
+        plan=plan,
+        target=target,
+        experiment=experiment,
+        progress=progress,
+        summary=summary,
+        status=status,
+        agent=runner.agent,
+    )
+    console.print(summary_table(outcome))
+    console.print("Next:", style="bold")
+    for command in next_commands(outcome):
+        console.print(f"  {command}", highlight=False, soft_wrap=True)
+    if status == "KILLED":
+        err_console.print("Interrupted: the run ended as KILLED; everything tracked was stored.")
+        return INTERRUPTED
+    return 0
+
+
+def quiet_libraries() -> None:
+    """Keep library chatter (seeds, env setup, pat's own end summary) off the screen."""
+    from pat_cli._quiet import quiet_setup
+
+    for name in ("skrl", "mlflow", "pat_skrl_mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with quiet_setup():  # skrl initialises Warp on import when it is installed: a banner
+        import skrl
+
+    skrl.logger.setLevel(logging.WARNING)
+
+
+def cpu_threads(device: str) -> str:
+    """Use one torch CPU thread unless the user chose (``OMP_NUM_THREADS``).
+
+    pat's small networks run several times faster that way on a busy machine, where a second
+    intra-op thread keeps waiting for a core.
+    """
+    import torch
+
+    if device == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(1)
+    return f"{torch.get_num_threads()} torch CPU thread(s)"
+
+
+def _interval_arg(plan: TrainPlan) -> str | int:
+    interval = plan.log_interval
+    return interval.every if interval.kind == "timesteps" and interval.every else interval.kind
+
+
+def _interval_text(plan: TrainPlan) -> str:
+    interval = plan.log_interval
+    if interval.kind == "timesteps":
+        return f"every {interval.every} timesteps"
+    if interval.kind == "rollout":
+        return "once per rollout"
+    return f"{interval.kind} (every {interval.every} timesteps)"
+
+
+def _resume(runner: Any, checkpoint: Path | None) -> str | None:
+    """Load ``checkpoint`` into the agent; the run it belongs to (from ``pat_run.json``)."""
+    if checkpoint is None:
+        return None
+    try:
+        runner.agent.load(str(checkpoint))
+    except Exception as error:
+        fail(
+            f"invalid value for --checkpoint: {str(checkpoint)!r}; expected a checkpoint of this "
+            f"agent ({type(error).__name__}: {str(error).splitlines()[0][:200]})",
+        )
+    for directory in (checkpoint.parent.parent, checkpoint.parent):
+        run_file = directory / RUN_FILE
+        if run_file.is_file():
+            try:
+                return str(json.loads(run_file.read_text())["run_id"])
+            except (ValueError, KeyError, OSError):
+                break
+    err_console.print(
+        f"No {RUN_FILE} next to {checkpoint}: the weights are loaded, metrics go to a new run."
+    )
+    return None
+
+
+def _write_run_file(agent: Any, run_id: str, tracking_uri: str) -> None:
+    directory = getattr(agent, "experiment_dir", None)
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / RUN_FILE).write_text(json.dumps({"run_id": run_id, "tracking_uri": tracking_uri}))
+
+
+def _experiment_name(target: Any) -> str:
+    try:
+        run = target.client.get_run(target.run_id)
+        return str(target.client.get_experiment(run.info.experiment_id).name)
+    except Exception:
+        return "?"
+
+
+def _outcome(
+    *,
+    plan: TrainPlan,
+    target: Any,
+    experiment: str,
+    progress: TrainingProgress,
+    summary: Any,
+    status: str,
+    agent: Any,
+) -> TrainOutcome:
+    outcome = TrainOutcome(
+        status=status,
+        task=plan.task.requested,
+        algorithm=plan.algorithm.upper(),
+        device=plan.device,
+        num_envs=plan.num_envs,
+        run_id=target.run_id,
+        experiment=experiment,
+        tracking_uri=target.tracking_uri,
+        timesteps_done=progress.timestep,
+        timesteps_total=plan.timesteps,
+        wall_seconds=progress.elapsed,
+        points_logged=summary.points_logged,
+        points_rejected=summary.points_rejected,
+        points_filtered=summary.points_filtered,
+        points_dropped=summary.points_dropped,
+        points_failed=summary.points_failed,
+        tags_filtered=tuple(summary.filtered_tags),
+        rejections=dict(summary.rejections),
+        unmatched=tuple(summary.unmatched),
+        checkpoint=_latest_checkpoint(agent),
+    )
+    try:
+        latest = target.client.get_run(target.run_id).data.metrics
+        history = target.client.get_metric_history(target.run_id, REWARD_KEY)
+    except Exception as error:
+        err_console.print(f"Could not read the run back from the store: {error}")
+        return outcome
+    outcome.keys_logged = len(latest)
+    outcome.env_metrics = {k: v for k, v in latest.items() if k.startswith(ENV_PREFIXES)}
+    if history:
+        ordered = sorted(history, key=lambda m: (m.step, m.timestamp))
+        outcome.reward_first, outcome.reward_last = ordered[0].value, ordered[-1].value
+    return outcome
+
+
+def _latest_checkpoint(agent: Any) -> Path | None:
+    directory = getattr(agent, "experiment_dir", None)
+    if not directory:
+        return None
+    found = []
+    for path in (Path(directory) / "checkpoints").glob("agent_*.pt"):
+        match = re.fullmatch(r"agent_(\d+)\.pt", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def check_store(tracking_uri: str) -> None:
+    """Fail early (exit 1) when the store cannot be written, before minutes of env setup."""
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: mlflow sets INFO
+
+    try:
+        MlflowClient(tracking_uri).search_experiments(max_results=1)
+    except Exception as error:
+        fail(
+            f"cannot use the MLflow store {tracking_uri}: {str(error).splitlines()[0][:200]}",
+            hint="check --tracking-uri / MLFLOW_TRACKING_URI; a server must be running.",
+            code=DOMAIN_ERROR,
+        )

@@ -1,0 +1,174 @@
+"""``pat dry-run filter``: which metrics a filter would log and drop, and which patterns miss."""
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pat_cli._console import console
+from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
+from pat_cli._options import Experiment, JsonOutput, TrackingUri
+
+if TYPE_CHECKING:
+    from pat_cli._filter_report import Name
+
+
+def filter_(
+    patterns: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Include patterns: exact names, globs (Loss/*) or re:<regex>, matched against "
+            "skrl tags and MLflow keys. None: everything is included.",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            help="Exclude pattern (repeatable); wins over includes.",
+            show_default=False,
+        ),
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run", help="Take the names from this MLflow run's metric keys.", show_default=False
+        ),
+    ] = None,
+    keys_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys-file", help="Take the names from this file, one per line.", show_default=False
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="Take the names from a short live rollout of this task.",
+            show_default=False,
+        ),
+    ] = None,
+    algorithm: Annotated[
+        str | None,
+        typer.Option("--algorithm", help="Algorithm of the --task rollout.", show_default=False),
+    ] = None,
+    timesteps: Annotated[
+        int | None,
+        typer.Option(
+            "--timesteps",
+            help="Length of the --task rollout. Default: one agent update and first episode ends.",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 if any pattern matches nothing.")
+    ] = False,
+    json_output: JsonOutput = False,
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+) -> None:
+    """Show which metric names a filter logs and drops, and the patterns that match nothing."""
+    from pat_cli._filter_report import analyse
+    from pat_cli._train_plan import filter_patterns, positive
+
+    given = [o for o, v in (("--run", run), ("--keys-file", keys_file), ("--task", task)) if v]
+    if len(given) != 1:
+        fail(
+            f"expected exactly one source of names: --run RUN_ID, --keys-file FILE or --task TASK "
+            f"(got {', '.join(given) if given else 'none'})."
+        )
+    positive("--timesteps", timesteps)
+    include, excluded = filter_patterns(patterns, None, exclude)
+    if run is not None:
+        names, source = _from_run(run, tracking_uri, experiment)
+    elif keys_file is not None:
+        names, source = _from_file(keys_file), f"file {keys_file}"
+    else:
+        assert task is not None
+        names, source = _from_rollout(task, algorithm, timesteps)
+    decisions, unmatched = analyse(names, include, excluded)
+
+    if json_output:
+        payload = {
+            "source": source,
+            "include": list(include) if include is not None else None,
+            "exclude": list(excluded),
+            "logged": sum(d.logged for d in decisions),
+            "dropped": sum(not d.logged for d in decisions),
+            "names": [
+                {
+                    "key": d.name.key,
+                    "tag": d.name.tag,
+                    "logged": d.logged,
+                    "matched_by": list(d.matched_by),
+                    "excluded_by": list(d.excluded_by),
+                }
+                for d in decisions
+            ],
+            "unmatched": [
+                {
+                    "pattern": r.pattern,
+                    "kind": r.kind,
+                    "problem": r.explain(),
+                    "suggestions": list(r.suggestions),
+                    "case_matches": list(r.case_matches),
+                    "skrl_matches": [{"tag": t, "key": k} for t, k in r.skrl_matches],
+                }
+                for r in unmatched
+            ],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        from pat_cli.commands.dry_run._tables import decisions_table, unmatched_table
+
+        console.print(decisions_table(decisions, source))
+        if unmatched:
+            console.print(unmatched_table(unmatched))
+        else:
+            console.print("Every pattern matches at least one name.")
+    if strict and unmatched:
+        raise typer.Exit(DOMAIN_ERROR)
+
+
+def _from_run(
+    run_id: str, tracking_uri: str | None, experiment: str | None
+) -> "tuple[list[Name], str]":
+    from pat_cli._filter_report import Name
+    from pat_cli._mlflow_store import find_run, open_client, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    info = find_run(open_client(uri), uri, run_id, experiment)
+    if not info.metric_keys:
+        fail(f"run {info.run_id} has no metrics to filter.", code=DOMAIN_ERROR)
+    return [Name(k) for k in info.metric_keys], f"run {info.run_id}"
+
+
+def _from_file(path: Path) -> "list[Name]":
+    from pat_cli._filter_report import Name
+
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        bad_option("--keys-file", str(path), f"a readable text file, one name per line ({error})")
+    names = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+    if not names:
+        bad_option("--keys-file", str(path), "a file with at least one metric name")
+    return [Name(n) for n in names]
+
+
+def _from_rollout(
+    task: str, algorithm: str | None, timesteps: int | None
+) -> "tuple[list[Name], str]":
+    from pat_cli._filter_report import Name
+    from pat_cli._rollout import default_timesteps, run_rollout
+    from pat_cli._setup import prepare
+
+    ready = prepare(task, algorithm, None, None, None)
+    steps = timesteps or default_timesteps(ready.cfg)
+    records = run_rollout(ready, timesteps=steps, seed=None)
+    source = f"a {steps}-timestep rollout of {ready.choice.id} ({ready.algorithm.upper()})"
+    return [Name(r.key, r.tag) for r in records], source

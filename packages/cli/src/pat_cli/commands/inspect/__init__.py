@@ -1,0 +1,14 @@
+"""``pat inspect``: look at what was logged (metrics) or what would be (tracking-data)."""
+
+import typer
+
+from pat_cli.commands.inspect.metrics import metrics
+from pat_cli.commands.inspect.tracking_data import tracking_data
+
+app = typer.Typer(
+    name="inspect",
+    help="Look at what a run logged, or at what an agent tracks before a long run.",
+    no_args_is_help=True,
+)
+app.command("metrics")(metrics)
+app.command("tracking-data")(tracking_data)

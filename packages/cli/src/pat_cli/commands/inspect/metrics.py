@@ -1,0 +1,162 @@
+"""``pat inspect metrics``: what a run logged, one row per key, read fast."""
+
+import difflib
+import fnmatch
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pat_cli import _format
+from pat_cli._console import console, err_console
+from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
+from pat_cli._options import Experiment, JsonOutput, TrackingUri
+
+if TYPE_CHECKING:
+    from pat_cli._histories import Summary
+    from pat_cli._mlflow_store import RunInfo
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def metrics(
+    run_id: Annotated[
+        str | None,
+        typer.Argument(
+            help="Run to inspect. Default: the latest run of the current experiment "
+            "(--experiment / MLFLOW_EXPERIMENT_NAME), or of the whole store when none is set.",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key",
+            "-k",
+            help="Only keys matching this glob, e.g. 'Episode_*' (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Also draw the chosen keys as curves into this image (png, pdf, svg, jpg).",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
+    json_output: JsonOutput = False,
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+) -> None:
+    """One row per metric key of a run: count, first/last step, last, min, max, trend."""
+    if plot is not None:
+        _check_plot_path(plot)
+
+    from pat_cli._histories import read_histories, summarize_run
+    from pat_cli._mlflow_store import find_run, open_client, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    client = open_client(uri)
+    run = find_run(client, uri, run_id, experiment)
+    keys = _select_keys(run.metric_keys, key or [], run.run_id)
+
+    started = time.perf_counter()
+    summaries, method = summarize_run(client, run.run_id, keys, run.latest)
+    elapsed = time.perf_counter() - started
+
+    if plot is not None:
+        from pat_cli._plot import MAX_PLOTS, plot_histories
+
+        histories = read_histories(client, run.run_id, keys[:MAX_PLOTS])
+        plot_histories(
+            [histories[k] for k in keys[:MAX_PLOTS] if k in histories],
+            plot,
+            title=f"run {run.run_id} · {run.experiment_name}",
+        )
+        if len(keys) > MAX_PLOTS:
+            err_console.print(
+                f"Plotted the first {MAX_PLOTS} of {len(keys)} keys; choose others with --key."
+            )
+
+    if json_output:
+        typer.echo(json.dumps(_payload(run, summaries, plot), indent=2))
+        return
+
+    from pat_cli.commands.inspect._tables import metrics_table
+
+    how = "summarised in the database" if method == "sql" else "get_metric_history per key"
+    points = sum(s.count for s in summaries)
+    caption = (
+        f"{len(summaries)} keys, {points:,} points, {how} in {_format.duration(elapsed)}"
+        f" · store {run.tracking_uri}"
+    )
+    console.print(metrics_table(run, summaries, caption, width=console.width))
+    if plot is not None:
+        console.print(f"Plot written to {plot}")
+
+
+def _payload(run: "RunInfo", summaries: "list[Summary]", plot: Path | None) -> dict[str, object]:
+    return {
+        "run_id": run.run_id,
+        "run_name": run.run_name,
+        "status": run.status,
+        "experiment": run.experiment_name,
+        "experiment_id": run.experiment_id,
+        "tracking_uri": run.tracking_uri,
+        "metrics": [
+            {
+                "key": s.key,
+                "count": s.count,
+                "nan_count": s.nan_count,
+                "first_step": s.first_step,
+                "last_step": s.last_step,
+                "last": _format.json_number(s.last),
+                "min": _format.json_number(s.min),
+                "max": _format.json_number(s.max),
+                "trend": [_format.json_number(v) for v in s.trend],
+            }
+            for s in summaries
+        ],
+        "plot": str(plot) if plot is not None else None,
+    }
+
+
+def _check_plot_path(plot: Path) -> None:
+    if plot.suffix.lower() not in PLOT_SUFFIXES:
+        bad_option("--plot", str(plot), "a file name ending in " + ", ".join(PLOT_SUFFIXES))
+    if not plot.parent.is_dir():
+        bad_option("--plot", str(plot), "a file in an existing directory")
+
+
+def _select_keys(all_keys: tuple[str, ...], globs: list[str], run_id: str) -> list[str]:
+    if not all_keys:
+        fail(
+            f"run {run_id} has no metrics.",
+            hint="runs that crashed before their first log window have none.",
+            code=DOMAIN_ERROR,
+        )
+    if not globs:
+        return list(all_keys)
+    chosen = [k for k in all_keys if any(fnmatch.fnmatchcase(k, g) for g in globs)]
+    for glob in globs:
+        if not any(fnmatch.fnmatchcase(k, glob) for k in all_keys):
+            close = difflib.get_close_matches(glob, all_keys, n=3, cutoff=0.5)
+            folded = [k for k in all_keys if fnmatch.fnmatchcase(k.lower(), glob.lower())]
+            hint = (
+                f"keys are case-sensitive; did you mean {', '.join(map(repr, folded[:3]))}?"
+                if folded
+                else f"did you mean {', '.join(map(repr, close))}?"
+                if close
+                else f"this run has {len(all_keys)} keys, e.g. {', '.join(all_keys[:4])}."
+            )
+            fail(
+                f"--key {glob!r} matches no metric key of run {run_id}.",
+                hint=hint,
+                code=DOMAIN_ERROR,
+            )
+    return chosen

@@ -1,0 +1,122 @@
+"""``pat inspect tracking-data``: what an agent tracks, how pat would log it (no MLflow)."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pat_cli import _format
+from pat_cli._console import console
+from pat_cli._options import JsonOutput
+
+
+def tracking_data(
+    *,
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task", "-t", help="Task to roll out (see `pat tasks`).", show_default=False
+        ),
+    ],
+    algorithm: Annotated[
+        str | None,
+        typer.Option(
+            "--algorithm", help="Agent algorithm. Default: the task's.", show_default=False
+        ),
+    ] = None,
+    agent_cfg: Annotated[
+        Path | None,
+        typer.Option(
+            "--agent-cfg",
+            help="A skrl runner config YAML instead of the task's.",
+            show_default=False,
+        ),
+    ] = None,
+    timesteps: Annotated[
+        int | None,
+        typer.Option(
+            "--timesteps",
+            help="Rollout length. Default: one agent update and the first episode ends.",
+            show_default=False,
+        ),
+    ] = None,
+    num_envs: Annotated[
+        int | None,
+        typer.Option(
+            "--num-envs", "-n", help="Parallel envs. Default: the task's.", show_default=False
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed.", show_default=False)] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu, cuda or cuda:N.", show_default=False)
+    ] = None,
+    metric_filter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric-filter", help="Include pattern to check (repeatable).", show_default=False
+        ),
+    ] = None,
+    metric_filter_file: Annotated[
+        Path | None,
+        typer.Option("--metric-filter-file", help="File of include patterns.", show_default=False),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Exclude pattern (repeatable).", show_default=False),
+    ] = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Roll out a task briefly, without MLflow, and list every tag the agent tracks.
+
+    One row per skrl tag: its MLflow key, the window reduction, how many values the rollout
+    produced, the last one, and whether the given filters keep it.
+    """
+    from pat_cli import _train_plan as check
+    from pat_cli._filter_report import Name, analyse
+    from pat_cli._rollout import default_timesteps, run_rollout
+    from pat_cli._setup import prepare
+
+    check.positive("--timesteps", timesteps)
+    check.positive("--num-envs", num_envs)
+    include, excluded = check.filter_patterns(metric_filter, metric_filter_file, exclude)
+    ready = prepare(task, algorithm, agent_cfg, num_envs, device)
+    steps = timesteps or default_timesteps(ready.cfg)
+    records = run_rollout(ready, timesteps=steps, seed=seed)
+    decisions, unmatched = analyse([Name(r.key, r.tag) for r in records], include, excluded)
+    kept = {d.name.tag or d.name.key: d.logged for d in decisions}
+
+    if json_output:
+        payload = {
+            "task": ready.choice.id,
+            "algorithm": ready.algorithm,
+            "timesteps": steps,
+            "num_envs": ready.num_envs,
+            "tags": [
+                {
+                    "tag": r.tag,
+                    "key": r.key,
+                    "reducer": r.reducer,
+                    "values": r.count,
+                    "last": _format.json_number(r.last),
+                    "kept": kept[r.tag],
+                }
+                for r in records
+            ],
+            "unmatched": [
+                {"pattern": u.pattern, "kind": u.kind, "problem": u.explain()} for u in unmatched
+            ],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+
+    from pat_cli.commands.dry_run._tables import unmatched_table
+    from pat_cli.commands.inspect._tables import tracking_table
+
+    title = (
+        f"{ready.choice.id} · {ready.algorithm.upper()} · {ready.num_envs} envs x {steps} "
+        f"timesteps · {len(records)} tags"
+    )
+    console.print(tracking_table(records, kept, title))
+    if unmatched:
+        console.print(unmatched_table(unmatched))

@@ -1,0 +1,187 @@
+"""``pat train``: train a skrl agent with every metric in MLflow."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pat_cli._errors import fail
+from pat_cli._options import Experiment, TrackingUri
+
+_HELP_INTERVAL = (
+    "When MLflow is written: step, balanced (every 10 timesteps), rollout (once per rollout) "
+    "or N timesteps."
+)
+
+
+def train(
+    *,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Isaac Lab task (Isaac-Cartpole, or 2.x ids like Isaac-Cartpole-v0) or gymnasium "
+            "id (CartPole-v1, Pendulum-v1, InvertedPendulum-v5). See `pat tasks`.",
+            show_default=False,
+        ),
+    ] = None,
+    algorithm: Annotated[
+        str | None,
+        typer.Option(
+            "--algorithm",
+            help="Agent algorithm (case-insensitive), e.g. ppo, sac. Default: the task's own.",
+            show_default=False,
+        ),
+    ] = None,
+    agent_cfg: Annotated[
+        Path | None,
+        typer.Option(
+            "--agent-cfg",
+            help="A skrl runner config YAML (as Isaac Lab ships them) instead of the task's.",
+            show_default=False,
+        ),
+    ] = None,
+    num_envs: Annotated[
+        int | None,
+        typer.Option(
+            "--num-envs",
+            "-n",
+            help="Parallel envs. Default: the task's for gymnasium; for Isaac Lab 256 on CPU, "
+            "4096 on GPU.",
+            show_default=False,
+        ),
+    ] = None,
+    timesteps: Annotated[
+        int | None,
+        typer.Option(
+            "--timesteps",
+            help="Trainer timesteps. Default: the agent config's.",
+            show_default=False,
+        ),
+    ] = None,
+    max_iterations: Annotated[
+        int | None,
+        typer.Option(
+            "--max-iterations",
+            help="Rollouts to train for (timesteps = iterations x rollouts); on-policy agents.",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Seed of the agent and the env. Default: the config's.",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            "--device",
+            help="cpu, cuda or cuda:N. Default: cuda when there is a GPU.",
+            show_default=False,
+        ),
+    ] = None,
+    log_interval: Annotated[str, typer.Option("--log-interval", help=_HELP_INTERVAL)] = "rollout",
+    metric_filter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric-filter",
+            help="Log only metrics matching this name, glob or re:<regex> (repeatable). "
+            "Check patterns first with `pat dry-run filter`.",
+            show_default=False,
+        ),
+    ] = None,
+    metric_filter_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metric-filter-file",
+            help="A file of --metric-filter patterns, one per line (# comments).",
+            show_default=False,
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            help="Never log metrics matching this pattern (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+    run_name: Annotated[
+        str | None, typer.Option("--run-name", help="Name of the MLflow run.", show_default=False)
+    ] = None,
+    system_metrics: Annotated[
+        bool, typer.Option("--system-metrics", help="Also log MLflow's CPU/memory/GPU metrics.")
+    ] = False,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="Resume from this skrl checkpoint: its weights, and the same MLflow run.",
+            show_default=False,
+        ),
+    ] = None,
+    list_tasks: Annotated[
+        bool, typer.Option("--list-tasks", help="List the tasks that run here (as `pat tasks`).")
+    ] = False,
+) -> None:
+    """Train a skrl agent on an Isaac Lab or gymnasium task, every metric going to MLflow.
+
+    Example: pat train --task Isaac-Cartpole-v0 --log-interval rollout
+    """
+    if list_tasks:
+        from pat_cli.commands.tasks import tasks
+
+        tasks()
+        return
+    if task is None:
+        fail(
+            "missing option --task; expected a task id such as CartPole-v1.",
+            hint="`pat tasks` lists them.",
+        )
+
+    from pat_cli import _train_plan as check
+    from pat_cli._mlflow_store import resolve_tracking_uri
+    from pat_cli._setup import finish_cfg, prepare
+
+    interval = check.parse_interval(log_interval)
+    check.positive("--num-envs", num_envs)
+    check.positive("--timesteps", timesteps)
+    check.positive("--max-iterations", max_iterations)
+    include, excluded = check.filter_patterns(metric_filter, metric_filter_file, exclude)
+    resume = check.checkpoint(checkpoint)
+    ready = prepare(task, algorithm, agent_cfg, num_envs, device)
+    total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
+
+    from pat_cli._training import check_store
+    from pat_cli._training import train as run_training
+
+    uri = resolve_tracking_uri(tracking_uri)
+    check_store(uri)
+    plan = check.TrainPlan(
+        task=ready.choice,
+        agent_cfg=finish_cfg(ready.cfg, ready.choice, total, seed),
+        agent_cfg_source=ready.source,
+        algorithm=ready.algorithm,
+        num_envs=ready.num_envs,
+        timesteps=total,
+        seed=seed if seed is not None else ready.cfg.get("seed"),
+        device=ready.device,
+        log_interval=interval,
+        include=include,
+        exclude=excluded,
+        tracking_uri=uri,
+        experiment=experiment,
+        run_name=run_name,
+        system_metrics=system_metrics,
+        checkpoint=resume,
+        env_metrics=ready.env_metrics,
+    )
+    code = run_training(plan)
+    if code:
+        raise typer.Exit(code)

@@ -1,0 +1,225 @@
+"""`pat train` as a user runs it: a real subprocess, a real sqlite store, then inspect the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def pat_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pat_cli", *args]
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(COLUMNS="120", NO_COLOR="1")
+    return env
+
+
+def run_pat(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        pat_command(*args),
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def stored_points(database: Path) -> dict[str, list[int]]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT key, step FROM metrics ORDER BY key, step").fetchall()
+    steps: dict[str, list[int]] = {}
+    for key, step in rows:
+        steps.setdefault(key, []).append(step)
+    return steps
+
+
+def test_train_cartpole_then_inspect_and_filter_its_run(invoke, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    done = run_pat(
+        work,
+        "train",
+        "--task",
+        "CartPole-v1",
+        "--num-envs",
+        "4",
+        "--timesteps",
+        "200",
+        "--log-interval",
+        "50",
+        "--seed",
+        "3",
+        "--experiment",
+        "e2e",
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    out = done.stdout
+    assert "pat train · CartPole-v1 · FINISHED" in out
+    run_id = re.search(r"pat inspect metrics ([0-9a-f]{32})\n", out).group(1)
+    database = work / "mlflow.db"  # MLflow's default store in the working directory
+    assert f"mlflow ui --backend-store-uri sqlite:///{database}" in out
+
+    points = stored_points(database)
+    # The log interval is real: every key is logged exactly on the multiples of 50 it reached.
+    assert points["episode_reward_mean"] == [50, 100, 150, 200]
+    assert points["policy_loss"] == [50, 100, 150, 200]  # updates at 32, 64, ... (rollouts 32)
+    assert all(set(steps) <= {50, 100, 150, 200} for steps in points.values()), points
+    assert "Episode_Metrics/pole_angle_abs" in points
+    logged = int(re.search(r"metrics logged\s+([\d,]+) points", out).group(1).replace(",", ""))
+    assert logged == sum(map(len, points.values()))
+    assert list(work.glob("runs/CartPole-v1/*/pat_run.json"))
+
+    # The run it created, read back by the other commands (in-process, same store).
+    inspected = invoke(
+        "inspect", "metrics", "--json", "--tracking-uri", f"sqlite:///{database}",
+        "--experiment", "e2e",
+    )  # fmt: skip
+    assert inspected.exit_code == 0, inspected.output
+    summary = json.loads(inspected.stdout)
+    assert summary["run_id"] == run_id
+    assert summary["status"] == "FINISHED"
+    reward = next(m for m in summary["metrics"] if m["key"] == "episode_reward_mean")
+    assert (reward["count"], reward["first_step"], reward["last_step"]) == (4, 50, 200)
+
+    filtered = invoke(
+        "dry-run", "filter", "episode_reward_mean", "Episode_Metrics/*", "Policy_Loss",
+        "--run", run_id, "--tracking-uri", f"sqlite:///{database}", "--json", "--strict",
+    )  # fmt: skip
+    assert filtered.exit_code == 1, filtered.output  # Policy_Loss: wrong case
+    report = json.loads(filtered.stdout)
+    assert {n["key"] for n in report["names"] if n["logged"]} == {
+        "episode_reward_mean",
+        "Episode_Metrics/cart_position_abs_max",
+        "Episode_Metrics/pole_angle_abs",
+    }
+    assert report["unmatched"][0]["case_matches"] == ["policy_loss"]
+
+
+def test_ctrl_c_ends_the_run_killed_with_every_point_stored(tmp_path):
+    process = subprocess.Popen(
+        pat_command(
+            "train", "--task", "CartPole-v1", "--num-envs", "4", "--timesteps", "1000000",
+            "--log-interval", "step",
+        ),
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    database = tmp_path / "mlflow.db"
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            if database.exists() and sum(map(len, _safe_points(database).values())) > 100:
+                break
+            assert process.poll() is None, process.communicate()
+            time.sleep(1)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in err
+    assert "pat train · CartPole-v1 · KILLED" in out
+    with sqlite3.connect(database) as connection:
+        (status,) = connection.execute("SELECT status FROM runs").fetchone()
+    assert status == "KILLED"
+    logged = int(re.search(r"metrics logged\s+([\d,]+) points", out).group(1).replace(",", ""))
+    assert logged == sum(map(len, stored_points(database).values()))
+
+
+def _safe_points(database: Path) -> dict[str, list[int]]:
+    try:
+        return stored_points(database)
+    except sqlite3.OperationalError:  # tables not created yet, or locked by the writer
+        return {}
+
+
+@pytest.mark.isaaclab
+def test_train_isaac_cartpole_v0_learns(tmp_path):
+    """The README's main command, shortened: the 2.x id, 64 envs, a fifth of the timesteps."""
+    pytest.importorskip("isaaclab")
+    done = run_pat(
+        tmp_path,
+        "train", "--task", "Isaac-Cartpole-v0", "--num-envs", "64", "--timesteps", "480",
+        "--log-interval", "rollout", "--device", "cpu",
+        timeout=900,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Isaac-Cartpole-v0 is called Isaac-Cartpole since Isaac Lab 3.0" in done.stdout
+    points = stored_points(tmp_path / "mlflow.db")
+    assert points["episode_reward_mean"]
+    assert all(step % 16 == 0 or step == 480 for step in points["episode_reward_mean"])
+    assert "Episode_Reward/alive" in points
+    assert "Episode_Metrics/pole_angle_abs" in points
+
+
+def test_checkpoint_resumes_the_same_run_with_its_weights(invoke, tmp_path):
+    """In-process: train, then --checkpoint loads the weights and logs to the same MLflow run."""
+    first = invoke(
+        "train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "64",
+        "--log-interval", "32",
+    )  # fmt: skip
+    assert first.exit_code == 0, first.output
+    run_id = re.search(r"pat inspect metrics ([0-9a-f]{32})", first.output).group(1)
+    checkpoint = max(
+        tmp_path.glob("runs/CartPole-v1/*/checkpoints/agent_*.pt"),
+        key=lambda p: int(p.stem.split("_")[1]),
+    )
+    assert checkpoint.name == "agent_60.pt"  # checkpoint_interval "auto": every timesteps / 10
+
+    second = invoke(
+        "train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "64",
+        "--log-interval", "32", "--checkpoint", str(checkpoint),
+    )  # fmt: skip
+
+    assert second.exit_code == 0, second.output
+    assert re.search(r"pat inspect metrics ([0-9a-f]{32})", second.output).group(1) == run_id
+    with sqlite3.connect(tmp_path / "mlflow.db") as connection:
+        runs = connection.execute("SELECT run_uuid, status FROM runs").fetchall()
+        (points,) = connection.execute(
+            "SELECT count(*) FROM metrics WHERE key = 'policy_loss'"
+        ).fetchone()
+    assert runs == [(run_id, "FINISHED")]
+    assert points == 4  # two windows per training, both trainings in the one run
+
+
+def test_a_training_that_crashes_ends_failed_with_one_line(invoke, error_line, tmp_path):
+    """A continuous-action config on a discrete env: skrl builds it, the first step fails."""
+    from pat_cli.tasks import read_text
+
+    agent_cfg = tmp_path / "gaussian.yaml"
+    agent_cfg.write_text(read_text("pendulum_v1_ppo.yaml"))
+
+    result = invoke(
+        "train", "--task", "Acrobot-v1", "--agent-cfg", str(agent_cfg), "--timesteps", "20",
+        "--num-envs", "2",
+    )  # fmt: skip
+
+    assert result.exit_code == 1, result.output
+    assert "training failed after 0 timesteps: ValueError" in error_line(result)
+    assert "PAT_TRACEBACK=1" in result.output
+    with sqlite3.connect(tmp_path / "mlflow.db") as connection:
+        assert connection.execute("SELECT status FROM runs").fetchall() == [("FAILED",)]

@@ -1,0 +1,127 @@
+"""From tracked values to named, filtered, reduced metrics: one window at a time."""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from pat_core import MetricFilter, MetricNameMapper, make_reducer
+from pat_skrl_mlflow._window import Reduced, WindowBuffer, primary_stat
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["MetricPipeline", "SkippedMetricWarning"]
+
+
+class SkippedMetricWarning(UserWarning):
+    """A tracked value is not numeric and is not logged (warned once per tag)."""
+
+
+class MetricPipeline:
+    """Collect values per window, then reduce, name and filter them.
+
+    Args:
+        mapper: Tag -> MLflow key.
+        metric_filter: Which keys are logged.
+        extra_reducers: Pattern -> extra statistics (``"std"``, ``"p90"``, ...) for the
+            tags or keys the pattern matches, logged as ``<key>/<stat>``.
+        flatten_depth: Levels of nested mappings flattened into ``<tag>/<key>``.
+    """
+
+    def __init__(
+        self,
+        *,
+        mapper: MetricNameMapper,
+        metric_filter: MetricFilter,
+        extra_reducers: Mapping[str, Sequence[str]] | None,
+        flatten_depth: int,
+    ) -> None:
+        self.mapper = mapper
+        self.filter = metric_filter
+        self._exclude_only = MetricFilter(None, metric_filter.exclude)
+        self._extras = compile_extras(extra_reducers or {})
+        self._extras_cache: dict[str, tuple[str, ...]] = {}
+        self._allowed: dict[tuple[str, str | None], bool] = {}
+        self.window = WindowBuffer(
+            flatten_depth=flatten_depth, extra_stats=self._extra_stats, on_skip=self._on_skip
+        )
+        self.skipped: dict[str, str] = {}
+        self.filtered_tags: dict[str, None] = {}
+        self.points_filtered = 0
+
+    def add(self, tag: str, value: Any) -> None:
+        """Add one tracked value to the current window."""
+        self.window.add(tag, value)
+
+    def close_window(self) -> tuple[dict[str, float], dict[str, str]]:
+        """Reduce the window.
+
+        Returns:
+            ``key -> value`` of the metrics that pass the filter, and ``key -> how`` to
+            combine each across ranks (``"mean"``, ``"min"`` or ``"max"``).
+        """
+        values: dict[str, float] = {}
+        combine: dict[str, str] = {}
+        for item in self.window.reduce():
+            key = self._key(item)
+            if key is None:
+                self.points_filtered += 1
+                continue
+            values[key] = item.value
+            how = primary_stat(item.tag) if item.stat is None else item.stat
+            combine[key] = how if how in ("min", "max") else "mean"
+        return values, combine
+
+    def _key(self, item: Reduced) -> str | None:
+        """The MLflow key of ``item``, or None when the filter excludes it."""
+        base = self.mapper.key(item.tag)
+        allowed = self._allowed.get((item.tag, None))
+        if allowed is None:
+            allowed = self._allowed[(item.tag, None)] = self.filter.allows(item.tag, base)
+        if item.stat is None:
+            if not allowed:
+                self.filtered_tags[item.tag] = None
+            return base if allowed else None
+        derived = f"{base}/{item.stat}"
+        ok = self._allowed.get((item.tag, item.stat))
+        if ok is None:
+            direct = self.filter.allows(item.tag, derived)
+            ok = (allowed or direct) and self._exclude_only.allows(derived)
+            self._allowed[(item.tag, item.stat)] = ok
+        if not ok:
+            self.filtered_tags[item.tag] = None
+            return None
+        return derived
+
+    def _extra_stats(self, tag: str) -> tuple[str, ...]:
+        cached = self._extras_cache.get(tag)
+        if cached is None:
+            key = self.mapper.key(tag)
+            stats: dict[str, None] = {}
+            for pattern, names in self._extras:
+                if pattern.allows(tag, key):
+                    stats.update(dict.fromkeys(names))
+            cached = self._extras_cache[tag] = tuple(stats)
+        return cached
+
+    def _on_skip(self, tag: str, reason: str) -> None:
+        if tag in self.skipped:
+            return
+        self.skipped[tag] = reason
+        warnings.warn(
+            SkippedMetricWarning(f"pat: metric {tag!r} is {reason}; it is not logged"),
+            stacklevel=2,
+        )
+
+
+def compile_extras(
+    extra_reducers: Mapping[str, Sequence[str]],
+) -> list[tuple[MetricFilter, tuple[str, ...]]]:
+    compiled = []
+    for pattern, names in extra_reducers.items():
+        listed = [names] if isinstance(names, str) else list(names)
+        # make_reducer raises a ValueError naming the valid reducers
+        stats = tuple(make_reducer(name).name for name in listed)
+        compiled.append((MetricFilter([pattern]), stats))
+    return compiled

@@ -1,0 +1,298 @@
+"""Start, resume, describe and end the MLflow run that pat logs to.
+
+Honours MLflow's environment: ``MLFLOW_TRACKING_URI`` (else MLflow's default store,
+``sqlite:///mlflow.db`` in the working directory), ``MLFLOW_EXPERIMENT_NAME`` /
+``MLFLOW_EXPERIMENT_ID`` and ``MLFLOW_RUN_ID`` (a run created outside the process,
+e.g. by Azure ML, which is resumed instead of starting a new one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Literal
+
+import mlflow
+import yaml  # type: ignore[import-untyped]
+from mlflow import MlflowClient
+from mlflow.entities import Param, RunTag
+
+from pat_core import to_mlflow_key
+
+__all__ = [
+    "RunTarget",
+    "default_tags",
+    "flatten_params",
+    "log_agent_config",
+    "log_checkpoints",
+    "log_metric_names",
+    "resolve_run",
+    "start_run",
+]
+
+_log = logging.getLogger("pat_skrl_mlflow")
+
+RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
+_MAX_PARAM_VALUE = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
+_MAX_TAG_VALUE = 8000
+_MAX_PARAMS_PER_REQUEST = 100
+_VERSIONED = ("pat-skrl-mlflow", "pat-core", "skrl", "mlflow", "torch", "gymnasium")
+
+
+@dataclass
+class RunTarget:
+    """The MLflow run that metrics go to.
+
+    Attributes:
+        run_id: The run's id.
+        tracking_uri: The store's URI.
+        owned: Whether pat started (or resumed) the run and so ends it with a status.
+        client: A client of the store.
+        fluent: Whether the run is MLflow's active (``mlflow.start_run``) run.
+    """
+
+    run_id: str
+    tracking_uri: str
+    owned: bool
+    client: MlflowClient = field(repr=False)
+    fluent: bool = False
+    ended: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Whether the run is MLflow's active (fluent) run right now."""
+        run = mlflow.active_run()
+        return self.fluent and run is not None and run.info.run_id == self.run_id
+
+    def end(self, status: RunStatus) -> None:
+        """End the run with ``status`` (once; errors are logged, never raised)."""
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            if self.active:
+                mlflow.end_run(status=status)  # also stops MLflow's system metrics monitor
+            else:
+                self.client.set_terminated(self.run_id, status=status)
+        except Exception as exc:
+            _log.warning("pat: could not end MLflow run %s as %s: %s", self.run_id, status, exc)
+
+
+def start_run(
+    *,
+    experiment_name: str | None = None,
+    run_name: str | None = None,
+    run_id: str | None = None,
+    tracking_uri: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    log_system_metrics: bool = False,
+) -> RunTarget:
+    """Start a new MLflow run, or resume ``run_id`` / ``MLFLOW_RUN_ID``.
+
+    Args:
+        experiment_name: Experiment to log to (created if missing); default:
+            ``MLFLOW_EXPERIMENT_NAME`` or MLflow's default experiment.
+        run_name: Name of a new run.
+        run_id: A run to resume; default: ``MLFLOW_RUN_ID``.
+        tracking_uri: The store; default: ``MLFLOW_TRACKING_URI`` or MLflow's default.
+        tags: Tags set on the run.
+        log_system_metrics: Turn on MLflow's built-in system metrics (CPU, memory, GPU
+            with ``nvidia-ml-py``) for this run.
+
+    Returns:
+        The run, owned by the caller (end it with :meth:`RunTarget.end`).
+    """
+    if tracking_uri is not None:
+        mlflow.set_tracking_uri(tracking_uri)
+    resumed = bool(run_id or os.environ.get("MLFLOW_RUN_ID"))
+    if experiment_name is not None and not resumed:
+        mlflow.set_experiment(experiment_name)
+    active = mlflow.start_run(
+        run_id=run_id,
+        run_name=run_name,
+        tags=dict(tags or {}),
+        log_system_metrics=log_system_metrics,
+    )
+    uri = mlflow.get_tracking_uri()
+    if tags and resumed:  # start_run ignores tags when it resumes a run
+        set_tags(active.info.run_id, tags, _client(uri))
+    return RunTarget(active.info.run_id, uri, owned=True, client=_client(uri), fluent=True)
+
+
+def resolve_run(run: Any, **start_kwargs: Any) -> RunTarget:
+    """Turn ``instrument``'s ``run`` argument into a :class:`RunTarget`.
+
+    ``"auto"``: MLflow's active run if there is one (not ended by pat), else a run
+    started with :func:`start_run`; ``"new"``: always :func:`start_run`; a run id, an
+    ``mlflow`` ``Run``/``ActiveRun`` or a :class:`RunTarget`: that run (not ended by pat).
+    """
+    if isinstance(run, RunTarget):
+        return run
+    if run == "auto":
+        active = mlflow.active_run()
+        if active is not None:
+            uri = mlflow.get_tracking_uri()
+            return RunTarget(active.info.run_id, uri, owned=False, client=_client(uri), fluent=True)
+        return start_run(**start_kwargs)
+    if run == "new":
+        return start_run(**start_kwargs)
+    run_id = run if isinstance(run, str) else getattr(getattr(run, "info", None), "run_id", None)
+    if not isinstance(run_id, str):
+        raise TypeError(
+            f"run must be 'auto', 'new', a run id, an MLflow Run or ActiveRun; got {run!r}"
+        )
+    uri = start_kwargs.get("tracking_uri") or mlflow.get_tracking_uri()
+    active = mlflow.active_run()
+    fluent = active is not None and active.info.run_id == run_id
+    return RunTarget(run_id, uri, owned=False, client=_client(uri), fluent=fluent)
+
+
+def _client(uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=uri)
+
+
+def set_tags(run_id: str, tags: Mapping[str, str], client: MlflowClient | None = None) -> None:
+    """Set tags on a run (values truncated to MLflow's limit; errors logged)."""
+    client = client or _client(_current_uri())
+    items = [RunTag(k, str(v)[:_MAX_TAG_VALUE]) for k, v in tags.items()]
+    for start in range(0, len(items), _MAX_PARAMS_PER_REQUEST):
+        try:
+            client.log_batch(run_id, tags=items[start : start + _MAX_PARAMS_PER_REQUEST])
+        except Exception as exc:
+            _log.warning("pat: could not set run tags: %s", exc)
+
+
+def _current_uri() -> str:
+    return str(mlflow.get_tracking_uri())
+
+
+def default_tags(agent: Any = None, *, task: str | None = None) -> dict[str, str]:
+    """Tags describing the training: algorithm, task, package versions, git commit."""
+    tags: dict[str, str] = {}
+    if agent is not None:
+        tags["pat.algorithm"] = type(agent).__name__
+    if task:
+        tags["pat.task"] = task
+    for name in _VERSIONED:
+        try:
+            tags[f"pat.version.{name}"] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    commit = _git_commit()
+    if commit:
+        tags["pat.git_commit"] = commit
+    return tags
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, type) or callable(value):
+        module = getattr(value, "__module__", "") or ""
+        name = getattr(value, "__qualname__", None) or type(value).__qualname__
+        return f"{module}.{name}" if module else name
+    return str(value)
+
+
+def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten a nested config into ``a/b/c`` -> text (values cut to MLflow's limit)."""
+    out: dict[str, str] = {}
+    for name, value in config.items():
+        key = f"{prefix}/{name}" if prefix else str(name)
+        if isinstance(value, Mapping) and value:
+            out.update(flatten_params(value, key))
+        else:
+            out[to_mlflow_key(key)] = _param_text(value)[:_MAX_PARAM_VALUE]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return _param_text(value)
+
+
+def log_agent_config(target: RunTarget, config: Mapping[str, Any]) -> int:
+    """Log ``config`` as flattened params and as ``pat/agent_config.yaml``.
+
+    Params already on the run with another value (a resumed run) are skipped.
+
+    Returns:
+        The number of params logged.
+    """
+    params = [Param(k, v) for k, v in flatten_params(config).items()]
+    logged = 0
+    for start in range(0, len(params), _MAX_PARAMS_PER_REQUEST):
+        chunk = params[start : start + _MAX_PARAMS_PER_REQUEST]
+        try:
+            target.client.log_batch(target.run_id, params=chunk)
+            logged += len(chunk)
+            continue
+        except Exception:  # one bad or changed param: keep the others
+            pass
+        for param in chunk:
+            try:
+                target.client.log_batch(target.run_id, params=[param])
+                logged += 1
+            except Exception as exc:
+                _log.warning("pat: param %r not logged: %s", param.key, _first_line(exc))
+    try:
+        text = yaml.safe_dump(_plain(config), sort_keys=False)
+        target.client.log_text(target.run_id, text, "pat/agent_config.yaml")
+    except Exception as exc:
+        _log.warning("pat: agent config artifact not logged: %s", _first_line(exc))
+    return logged
+
+
+def log_metric_names(target: RunTarget, summary: Any) -> None:
+    """Log ``pat/metric_names.json``: tag -> key, filtered tags, unmatched patterns."""
+    names = {
+        "tag_to_key": dict(sorted(summary.tag_table.items())),
+        "filtered_tags": sorted(summary.filtered_tags),
+        "unmatched_patterns": [
+            {"pattern": u.pattern, "kind": u.kind, "suggestions": list(u.suggestions)}
+            for u in summary.unmatched
+        ],
+        "rejected": dict(summary.rejections),
+    }
+    try:
+        target.client.log_dict(target.run_id, names, "pat/metric_names.json")
+    except Exception as exc:
+        _log.warning("pat: metric name table not logged: %s", _first_line(exc))
+
+
+def log_checkpoints(target: RunTarget, directory: str | os.PathLike[str]) -> bool:
+    """Upload the files under ``directory`` as the run's ``checkpoints`` artifacts."""
+    if not os.path.isdir(directory) or not any(os.scandir(directory)):
+        return False
+    try:
+        target.client.log_artifacts(target.run_id, os.fspath(directory), "checkpoints")
+        return True
+    except Exception as exc:
+        _log.warning("pat: checkpoints not logged as artifacts: %s", _first_line(exc))
+        return False
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

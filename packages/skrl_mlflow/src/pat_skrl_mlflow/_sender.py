@@ -1,0 +1,320 @@
+"""Deliver metric points to a sink from a background thread, never stalling training.
+
+Policy when the store is slower than training: points wait in one queue bounded by
+``max_queue_points``. :meth:`BackgroundSender.submit` never waits longer than
+``block_seconds`` for room; when the queue is still full after that, the *oldest*
+queued points are dropped to make room (recent values are worth more than stale
+ones), counted in :attr:`SenderStats.dropped` and reported once.
+
+Delivery: points wait up to ``linger_seconds`` to be sent together (fewer, fuller
+requests: each request costs the store, and the sender's Python time competes with
+training for the GIL), up to ``sink.max_batch`` points per request. A request the store rejects is
+split in halves until each rejected point stands alone, so one bad metric never takes
+others with it; rejected keys are counted and reported once each with the reason. A
+store that cannot be reached is retried with exponential backoff, then the batch is
+counted as failed. Nothing here ever raises into the caller's thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pat_skrl_mlflow._sink import MetricPoint, Sink, SinkRejected, SinkUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["BackgroundSender", "SenderStats"]
+
+_log = logging.getLogger("pat_skrl_mlflow")
+
+# A run-level refusal (deleted run, closed store) rejects every point with one identical
+# reason; after this many single-point rejections in a row with the same reason the rest
+# of the batch is rejected without bisecting it to the last point.
+_SAME_REASON_LIMIT = 8
+
+
+@dataclass
+class SenderStats:
+    """Counters of a :class:`BackgroundSender` (a snapshot).
+
+    Attributes:
+        submitted: Points handed to the sender.
+        delivered: Points the store accepted.
+        rejected: Points the store refused (see ``rejections``).
+        failed: Points not stored because the store was unreachable.
+        dropped: Points dropped because the queue was full.
+        requests: Requests sent to the store.
+        rejections: Rejected key -> the store's reason (first one seen).
+        last_error: The last "unavailable" error, if any.
+    """
+
+    submitted: int = 0
+    delivered: int = 0
+    rejected: int = 0
+    failed: int = 0
+    dropped: int = 0
+    requests: int = 0
+    rejections: dict[str, str] = field(default_factory=dict)
+    last_error: str | None = None
+
+    @property
+    def pending(self) -> int:
+        """Points submitted and not yet delivered, rejected, failed or dropped."""
+        return self.submitted - self.delivered - self.rejected - self.failed - self.dropped
+
+
+class BackgroundSender:
+    """A bounded queue of metric points and the thread that drains it into a sink.
+
+    Args:
+        sink: Where the points go.
+        max_queue_points: The most points waiting at once.
+        block_seconds: The longest :meth:`submit` waits for room before dropping the
+            oldest points.
+        max_retries: Retries of a request the store could not take.
+        retry_backoff: First retry delay in seconds; doubles per retry, capped at 10 s.
+        linger_seconds: How long queued points may wait for more to fill a request;
+            :meth:`flush` and :meth:`close` send at once.
+        name: The thread's name.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        max_queue_points: int = 100_000,
+        block_seconds: float = 0.25,
+        max_retries: int = 5,
+        retry_backoff: float = 0.5,
+        linger_seconds: float = 1.0,
+        name: str = "pat-mlflow-sender",
+    ) -> None:
+        if max_queue_points < 1:
+            raise ValueError(f"max_queue_points must be >= 1, got {max_queue_points}")
+        self.sink = sink
+        self.max_queue_points = max_queue_points
+        self.block_seconds = block_seconds
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self.linger_seconds = linger_seconds
+        self._first_queued_at = 0.0
+        self._flushing = 0
+        self._queue: collections.deque[MetricPoint] = collections.deque()
+        self._cond = threading.Condition()
+        self._stats = SenderStats()
+        self._in_flight = 0
+        self._closing = False
+        self._deadline: float | None = None  # while flushing: give up retrying after this
+        self._warned_drop = False
+        self._warned_unavailable = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # --- caller side -------------------------------------------------------------------
+    def submit(self, points: Sequence[MetricPoint]) -> None:
+        """Queue ``points`` for delivery; waits at most ``block_seconds`` for room."""
+        if not points:
+            return
+        with self._cond:
+            self._stats.submitted += len(points)
+            if self._closing:
+                self._stats.dropped += len(points)
+                return
+            room_needed = len(self._queue) + len(points) - self.max_queue_points
+            if room_needed > 0 and self.block_seconds > 0:
+                deadline = time.monotonic() + self.block_seconds
+                while len(self._queue) + len(points) > self.max_queue_points:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not self._cond.wait(remaining):
+                        break
+            overflow = len(self._queue) + len(points) - self.max_queue_points
+            if overflow > 0:
+                self._drop_oldest(overflow, len(points))
+                points = points[-self.max_queue_points :]
+            if not self._queue:
+                self._first_queued_at = time.monotonic()
+            self._queue.extend(points)
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every point submitted so far is delivered or accounted for.
+
+        Args:
+            timeout: Seconds to wait at most; None waits as long as it takes. Past the
+                deadline, requests the store cannot take are no longer retried.
+
+        Returns:
+            True when nothing is pending any more.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._deadline = end
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while self._queue or self._in_flight:
+                    if not self._thread.is_alive():
+                        break
+                    remaining = None if end is None else end - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        break
+                    self._cond.wait(0.05 if remaining is None else min(0.05, remaining))
+                return not self._queue and not self._in_flight
+            finally:
+                self._deadline = None
+                self._flushing -= 1
+
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Flush, then stop the thread; later submissions are counted as dropped.
+
+        Returns:
+            True when everything was delivered or accounted for in time.
+        """
+        done = self.flush(timeout)
+        with self._cond:
+            self._closing = True
+            if not done:  # whatever is still queued will not be sent
+                self._stats.failed += len(self._queue)
+                self._queue.clear()
+            self._cond.notify_all()
+        self._thread.join(timeout=1.0 if timeout is None else max(0.1, min(timeout, 5.0)))
+        return done
+
+    @property
+    def stats(self) -> SenderStats:
+        """A snapshot of the counters."""
+        with self._cond:
+            snapshot = SenderStats(**{**self._stats.__dict__})
+            snapshot.rejections = dict(self._stats.rejections)
+            return snapshot
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closing
+
+    def _drop_oldest(self, count: int, incoming: int) -> None:
+        dropped = 0
+        while count > 0 and self._queue:
+            self._queue.popleft()
+            count -= 1
+            dropped += 1
+        dropped += max(0, incoming - self.max_queue_points)  # a submission larger than the queue
+        self._stats.dropped += dropped
+        if not self._warned_drop:
+            self._warned_drop = True
+            _log.warning(
+                "pat: the MLflow store is slower than training; dropped the %d oldest queued "
+                "metric points (queue limit %d points). Further drops are counted silently.",
+                dropped,
+                self.max_queue_points,
+            )
+
+    # --- sender thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue and self._closing:
+                    return
+                self._linger()
+                batch = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self.sink.max_batch))
+                ]
+                self._in_flight = len(batch)
+                self._cond.notify_all()  # room freed for a waiting submit
+            try:
+                self._deliver(batch)
+            except Exception as exc:  # never let the thread die with points in flight
+                self._count_failed(len(batch), f"{type(exc).__name__}: {exc}")
+            finally:
+                with self._cond:
+                    self._in_flight = 0
+                    self._cond.notify_all()
+
+    def _linger(self) -> None:
+        """Wait (lock held) for a full request, the linger time, a flush or close."""
+        deadline = self._first_queued_at + self.linger_seconds
+        while (
+            len(self._queue) < self.sink.max_batch
+            and not self._closing
+            and not self._flushing
+            and (remaining := deadline - time.monotonic()) > 0
+        ):
+            self._cond.wait(remaining)
+
+    def _deliver(self, batch: list[MetricPoint]) -> None:
+        same_reason: list[str] = []  # consecutive single-point rejections' reasons
+        stack = [batch]
+        while stack:
+            part = stack.pop()
+            if len(same_reason) >= _SAME_REASON_LIMIT:
+                self._count_rejected(part, same_reason[-1])
+                continue
+            try:
+                self._write_with_retries(part)
+            except SinkRejected as exc:
+                reason = str(exc)
+                if len(part) == 1:
+                    same_reason = [*same_reason, reason] if reason in same_reason[-1:] else [reason]
+                    self._count_rejected(part, reason)
+                else:
+                    middle = len(part) // 2
+                    stack.extend((part[middle:], part[:middle]))  # first half next
+                continue
+            except SinkUnavailable as exc:
+                self._count_failed(len(part), str(exc))
+                continue
+            same_reason = []
+            with self._cond:
+                self._stats.delivered += len(part)
+
+    def _write_with_retries(self, part: list[MetricPoint]) -> None:
+        delay = self.retry_backoff
+        attempt = 0
+        while True:
+            with self._cond:
+                self._stats.requests += 1
+            try:
+                self.sink.write(part)
+                return
+            except SinkUnavailable as exc:
+                attempt += 1
+                with self._cond:
+                    self._stats.last_error = str(exc)
+                    deadline = self._deadline
+                out_of_time = deadline is not None and time.monotonic() + delay > deadline
+                if attempt > self.max_retries or out_of_time or self._closing:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _count_rejected(self, part: list[MetricPoint], reason: str) -> None:
+        with self._cond:
+            self._stats.rejected += len(part)
+            new = [p.key for p in part if p.key not in self._stats.rejections]
+            for key in new:
+                self._stats.rejections[key] = reason
+        for key in dict.fromkeys(new):
+            _log.warning("pat: MLflow rejected metric %r: %s", key, reason)
+
+    def _count_failed(self, count: int, reason: str) -> None:
+        with self._cond:
+            self._stats.failed += count
+            self._stats.last_error = reason
+            warn = not self._warned_unavailable
+            self._warned_unavailable = True
+        if warn:
+            _log.warning(
+                "pat: could not store %d metric points in MLflow (%s). Training continues; "
+                "further failures are counted and summarized at the end.",
+                count,
+                reason,
+            )

@@ -1,0 +1,125 @@
+"""Collect one logging window's values per tag and reduce them the way skrl does.
+
+The primary statistic follows skrl's ``write_tracking_data``: tags ending in ``(min)``
+are reduced with min, ``(max)`` with max, everything else with the mean. Multi-element
+values become ``mean``, ``std``, ``min`` and ``max`` over all their elements in the
+window. Extra statistics (``std``, ``p90``, ...) come from pat-core's reducers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pat_core import make_reducer
+from pat_skrl_mlflow._values import flatten_value, to_host_array
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["VECTOR_STATS", "Reduced", "WindowBuffer", "primary_stat"]
+
+VECTOR_STATS = ("mean", "std", "min", "max")
+"""Statistics logged for values with more than one element, as ``<key>/<stat>``."""
+
+
+def primary_stat(tag: str) -> str:
+    """The statistic skrl's TensorBoard writer uses for ``tag``."""
+    if tag.endswith("(min)"):
+        return "min"
+    if tag.endswith("(max)"):
+        return "max"
+    return "mean"
+
+
+@dataclass(frozen=True, slots=True)
+class Reduced:
+    """One reduced value of a window.
+
+    Attributes:
+        tag: The tracking tag (with ``/<key>`` parts for flattened mappings).
+        stat: ``None`` for the tag's primary value, else the statistic's name; the value
+            is logged as ``<key>/<stat>``.
+        value: The reduced value.
+        count: How many values went into it.
+    """
+
+    tag: str
+    stat: str | None
+    value: float
+    count: int
+
+
+class WindowBuffer:
+    """The values of one logging window, by tag.
+
+    Args:
+        flatten_depth: Levels of nested mappings flattened into ``<tag>/<key>``.
+        extra_stats: ``tag -> statistics`` to add to the primary value.
+        on_skip: Called as ``on_skip(tag, reason)`` for a value that is not numeric.
+    """
+
+    def __init__(
+        self,
+        *,
+        flatten_depth: int,
+        extra_stats: Callable[[str], tuple[str, ...]],
+        on_skip: Callable[[str, str], None],
+    ) -> None:
+        self.flatten_depth = flatten_depth
+        self._extra_stats = extra_stats
+        self._on_skip = on_skip
+        self._scalars: dict[str, list[Any]] = {}
+        self._vectors: dict[str, list[Any]] = {}
+
+    def add(self, tag: str, value: Any) -> None:
+        """Add one tracked value of ``tag``."""
+        if isinstance(value, float):  # the hot path: Python floats and numpy float64
+            values = self._scalars.get(tag)
+            if values is None:
+                self._scalars[tag] = [value]
+            else:
+                values.append(value)
+            return
+        for sub_tag, kind, payload in flatten_value(tag, value, self.flatten_depth):
+            if kind == "scalar":
+                self._scalars.setdefault(sub_tag, []).append(payload)
+            elif kind == "vector":
+                self._vectors.setdefault(sub_tag, []).append(payload)
+            else:
+                self._on_skip(sub_tag, payload)
+
+    def __len__(self) -> int:
+        return len(self._scalars) + len(self._vectors)
+
+    def tags(self) -> list[str]:
+        """The tags with values in this window."""
+        return [*self._scalars, *(t for t in self._vectors if t not in self._scalars)]
+
+    def clear(self) -> None:
+        """Forget every value."""
+        self._scalars.clear()
+        self._vectors.clear()
+
+    def reduce(self) -> list[Reduced]:
+        """Reduce every tag's values, then empty the window."""
+        out: list[Reduced] = []
+        for tag, payloads in self._scalars.items():
+            values = to_host_array(payloads)
+            out.append(Reduced(tag, None, _compute(primary_stat(tag), values), values.size))
+            out.extend(
+                Reduced(tag, stat, _compute(stat, values), values.size)
+                for stat in self._extra_stats(tag)
+            )
+        for tag, payloads in self._vectors.items():
+            values = to_host_array(payloads)
+            stats = dict.fromkeys((*VECTOR_STATS, *self._extra_stats(tag)))
+            out.extend(Reduced(tag, stat, _compute(stat, values), values.size) for stat in stats)
+        self.clear()
+        return out
+
+
+def _compute(stat: str, values: Any) -> float:
+    reducer = make_reducer(stat)
+    reducer.update(values)
+    return float(reducer.compute())

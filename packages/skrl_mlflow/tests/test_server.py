@@ -1,0 +1,112 @@
+"""Against a real ``mlflow server`` on 127.0.0.1 (HTTP store): training and isolation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import closing
+
+import pytest
+from mlflow import MlflowClient
+
+from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink, instrument
+from skrl_mlflow_support import (
+    TensorBoardRecorder,
+    make_runner,
+    metric_histories,
+    runner_cfg,
+    same_value,
+    vector_env,
+)
+
+pytestmark = pytest.mark.server
+
+STARTUP_TIMEOUT = 180.0
+
+
+def _free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, empty_store):
+    """A real MLflow tracking server with a sqlite backend, always stopped afterwards."""
+    root = tmp_path_factory.mktemp("server")
+    shutil.copyfile(empty_store, root / "server.db")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
+        "--artifacts-destination", str(root / "artifacts"),
+    ]  # fmt: skip
+    log = (root / "server.log").open("w")
+    process = subprocess.Popen(
+        command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}"
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)  # its own session: the server and its workers
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=20)
+        log.close()
+
+
+def test_training_logs_over_http(tmp_path, server):
+    env = vector_env("Pendulum-v1", num_envs=4, max_episode_steps=16)
+    cfg = runner_cfg("PPO", directory=str(tmp_path / "runs"), timesteps=64, write_interval=16)
+    runner = make_runner(env, cfg)
+    recorder = TensorBoardRecorder(runner.agent)
+    with instrument(runner.agent, tracking_uri=server, experiment_name="pat-http") as handle:
+        runner.run()
+    histories = metric_histories(server, handle.run_id)
+    assert {handle.tag_table[tag] for tag in recorder.tags} == set(histories)
+    for tag in recorder.tags:
+        logged = dict(histories[handle.tag_table[tag]])
+        for step, window in recorder.reduced.items():
+            if tag in window:
+                assert same_value(logged[step], window[tag]), (tag, step)
+    assert MlflowClient(tracking_uri=server).get_run(handle.run_id).info.status == "FINISHED"
+
+
+def test_rejected_metric_is_isolated_over_http(server):
+    client = MlflowClient(tracking_uri=server)
+    run_id = client.create_run("0").info.run_id
+    points = [MetricPoint(f"k{i}", float(s), s, 0) for s in range(30) for i in range(50)]
+    points.insert(700, MetricPoint("bad (name)", 1.0, 0, 0))
+    sender = BackgroundSender(MlflowSink(client, run_id))
+    sender.submit(points)
+    assert sender.close(timeout=120)
+    assert (sender.stats.delivered, sender.stats.rejected) == (1500, 1)
+    assert set(client.get_run(run_id).data.metrics) == {f"k{i}" for i in range(50)}
