@@ -118,11 +118,18 @@ def isaaclab(session: nox.Session) -> None:
     installer adds isaaclab itself, which Python 3.11 cannot lock. The first run compiles
     Warp's CPU kernels (~40 s, cached under ~/.cache/warp); assets are the packaged stand-ins.
     """
-    _sync(session, "--package", "pat-env-metrics", "--extra", "isaaclab")
+    # pat-cli holds every package, so the Isaac Lab tests of all of them run in one env.
+    _sync(session, "--package", "pat-cli", "--extra", "isaaclab")
     session.run("python", "-m", "pat_env_metrics.kitless")
     session.run("python", "-m", "pat_env_metrics.kitless", "--check")
     session.env["PAT_OFFLINE_ASSETS"] = "1"
-    _pytest(session, "packages/env_metrics/tests", marker="isaaclab")
+    _pytest(
+        session,
+        "packages/env_metrics/tests",
+        "packages/skrl_mlflow/tests",
+        "packages/cli/tests",
+        marker="isaaclab",
+    )
 
 
 @nox.session
