@@ -15,7 +15,7 @@ import nox
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_external_run = True
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "typecheck", "tests", "isaaclab"]
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_skrl1", "isaaclab"]
 
 ROOT = Path(__file__).parent
 PACKAGES = {
@@ -72,7 +72,9 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session, package: str) -> None:
     """Fast tests of one package, in an environment with only that package and its deps."""
     _sync(session, "--package", PACKAGES[package])
-    _pytest(session, f"packages/{package}/tests", marker="not slow and not isaaclab")
+    _pytest(
+        session, f"packages/{package}/tests", marker="not slow and not isaaclab and not reliability"
+    )
 
 
 @nox.session
@@ -145,4 +147,32 @@ def tests_skrl1(session: nox.Session) -> None:
         external=True,
     )  # fmt: skip
     session.run("python", "-c", "import skrl; assert skrl.__version__ == '1.4.3', skrl.__version__")
-    _pytest(session, "packages/skrl_mlflow/tests", marker="not slow and not isaaclab")
+    _pytest(
+        session,
+        "packages/skrl_mlflow/tests",
+        marker="not slow and not isaaclab and not reliability",
+    )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not a default session): benchmarks/results/*.json and docs/benchmarks.md.
+
+    ``nox -s bench -- --quick`` shrinks every size so it takes a few minutes; full mode is for
+    a quiet machine. Isaac Lab is added the way users add it, so its variants run too.
+    """
+    _sync(session, "--all-packages", "--extra", "isaaclab")
+    session.run("python", "-m", "pat_env_metrics.kitless")
+    session.env["PAT_OFFLINE_ASSETS"] = "1"
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """Never lose a metric: server outages, offline training and `pat sync`, secrets scan.
+
+    Real ``mlflow server`` processes on 127.0.0.1, killed and restarted by the tests (minutes).
+    """
+    for package in ("skrl_mlflow", "cli"):  # each in its own package's environment
+        _sync(session, "--package", PACKAGES[package])
+        _pytest(session, f"packages/{package}/tests", marker="reliability")

@@ -33,9 +33,21 @@ def test_help_and_version_import_no_heavy_library(args: tuple[str, ...]) -> None
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
 
 
+def test_dry_run_filter_of_a_keys_file_imports_no_heavy_library(tmp_path) -> None:
+    """Checking patterns against a file of names needs pat's skrl names, never MLflow."""
+    keys = tmp_path / "keys.txt"
+    keys.write_text("policy_loss\nepisode_reward_mean\n")
+    imported = _imported_top_level_modules(
+        "dry-run", "filter", "--keys-file", str(keys), "policy_*", "--json"
+    )
+    assert "pat_skrl_mlflow" in imported  # the skrl names really were consulted
+    assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+
+
 COMMANDS = (
     ("train",),
     ("tasks",),
+    ("sync",),
     ("inspect",),
     ("inspect", "metrics"),
     ("inspect", "tracking-data"),

@@ -189,6 +189,9 @@ def test_checkpoint_resumes_the_same_run_with_its_weights(invoke, tmp_path):
         key=lambda p: int(p.stem.split("_")[1]),
     )
     assert checkpoint.name == "agent_60.pt"  # checkpoint_interval "auto": every timesteps / 10
+    before = stored_points(tmp_path / "mlflow.db")
+    last = max(step for steps in before.values() for step in steps)
+    assert last == 64
 
     second = invoke(
         "train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "64",
@@ -204,6 +207,15 @@ def test_checkpoint_resumes_the_same_run_with_its_weights(invoke, tmp_path):
         ).fetchone()
     assert runs == [(run_id, "FINISHED")]
     assert points == 4  # two windows per training, both trainings in the one run
+    assert "metrics continue after step 64" in second.output
+    after = stored_points(tmp_path / "mlflow.db")
+    assert after["policy_loss"] == [32, 64, 96, 128]  # the interval grid continues
+    for key, steps in after.items():
+        assert len(steps) == len(set(steps)), (key, steps)  # no step logged twice
+        added = steps[len(before.get(key, [])) :]
+        assert steps[: len(before.get(key, []))] == before.get(key, []), key
+        assert all(step > last for step in added), (key, added)
+    assert set(after) >= set(before)
 
 
 def test_a_training_that_crashes_ends_failed_with_one_line(invoke, error_line, tmp_path):

@@ -1,38 +1,26 @@
 """A short live rollout that records what a skrl agent tracks, without MLflow.
 
-Every value appended to ``agent.tracking_data`` (the agent's own values, episode rewards and
-lengths, the trainer's timings and the env info the trainer copies) is recorded; each tag gets
-the MLflow key pat-skrl-mlflow gives it (its skrl aliases, then pat-core's generic mapping) and
-the reduction it applies
-within a window (``(min)`` -> min, ``(max)`` -> max, else mean). skrl's TensorBoard files and
+pat-skrl-mlflow instruments the agent in capture-only mode (``instrument(agent, run=None)``):
+every value appended to ``agent.tracking_data`` (the agent's own values, episode rewards and
+lengths, the trainer's timings and the env info the trainer copies, once per refresh) is
+counted exactly as a real run would log it, with the MLflow key and the window reduction
+pat-skrl-mlflow uses. Nothing is sent and MLflow is not imported. skrl's TensorBoard files and
 checkpoints go to a temporary directory that is removed afterwards.
 """
 
 from __future__ import annotations
 
-import math
 import tempfile
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pat_cli._errors import fail
 
 if TYPE_CHECKING:
     from pat_cli._setup import Prepared
+    from pat_skrl_mlflow import TagStats
 
 MIN_ROLLOUT_TIMESTEPS = 300
 """Long enough for the first episodes of the shipped tasks (and Isaac-Cartpole) to end."""
-
-
-@dataclass(frozen=True)
-class TagRecord:
-    """One tracked tag: its MLflow key, window reduction, how many values, the last one."""
-
-    tag: str
-    key: str
-    reducer: str
-    count: int
-    last: float
 
 
 def default_timesteps(cfg: dict[str, Any]) -> int:
@@ -46,17 +34,11 @@ def default_timesteps(cfg: dict[str, Any]) -> int:
     return max(needed)
 
 
-def reducer_of(tag: str) -> str:
-    """The reduction skrl's TensorBoard writer (and pat) applies to ``tag`` within a window."""
-    if tag.endswith("(min)"):
-        return "min"
-    if tag.endswith("(max)"):
-        return "max"
-    return "mean"
+def run_rollout(ready: Prepared, *, timesteps: int, seed: int | None) -> list[TagStats]:
+    """Train ``timesteps`` trainer steps; one row per tracked tag, in first-seen order.
 
-
-def run_rollout(ready: Prepared, *, timesteps: int, seed: int | None) -> list[TagRecord]:
-    """Train ``timesteps`` trainer steps; return one record per tracked tag, in first-seen order."""
+    Each row has the tag's MLflow key, window reducer, how many values were tracked and the last.
+    """
     from pat_cli._training import cpu_threads, quiet_libraries
 
     quiet_libraries()  # first: importing skrl prints Warp's banner
@@ -66,11 +48,8 @@ def run_rollout(ready: Prepared, *, timesteps: int, seed: int | None) -> list[Ta
     from pat_cli._quiet import quiet_setup
     from pat_cli._setup import finish_cfg
     from pat_cli._train_env import EnvSpec, make_env
-    from pat_core import MetricNameMapper
-    from pat_skrl_mlflow import skrl_aliases
+    from pat_skrl_mlflow import instrument
 
-    counts: dict[str, int] = {}
-    lasts: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="pat-rollout-") as directory:
         cfg = finish_cfg(ready.cfg, ready.choice, timesteps, seed, directory=directory)
         # skrl records rewards only with a positive write interval ("auto" is timesteps / 100,
@@ -83,50 +62,13 @@ def run_rollout(ready: Prepared, *, timesteps: int, seed: int | None) -> list[Ta
                     runner = Runner(env, cfg)
             except Exception as error:
                 fail(f"skrl could not build the agent from {ready.source}: {error}")
-            runner.agent.tracking_data = _Recording(counts, lasts)
-            runner.run()
+            # as `pat train` logs it: values of the env info entry the trainer copies
+            info = str(cfg["trainer"]["environment_info"])
+            with instrument(runner.agent, run=None, environment_info=info) as handle:
+                runner.run()
             writer = getattr(runner.agent, "writer", None)
             if writer is not None:  # flush TensorBoard before its directory goes away
                 writer.close()
         finally:
             env.close()
-    mapper = MetricNameMapper(skrl_aliases())
-    return [
-        TagRecord(tag, mapper.key(tag), reducer_of(tag), counts[tag], lasts[tag]) for tag in counts
-    ]
-
-
-class _Recording(dict[str, list[Any]]):
-    """``tracking_data`` that counts every append (skrl appends directly and clears it)."""
-
-    def __init__(self, counts: dict[str, int], lasts: dict[str, float]) -> None:
-        super().__init__()
-        self._counts = counts
-        self._lasts = lasts
-
-    def __missing__(self, tag: str) -> list[Any]:
-        values = _RecordingList(tag, self._counts, self._lasts)
-        self[tag] = values
-        return values
-
-
-class _RecordingList(list[Any]):
-    def __init__(self, tag: str, counts: dict[str, int], lasts: dict[str, float]) -> None:
-        super().__init__()
-        self._tag = tag
-        self._counts = counts
-        self._lasts = lasts
-
-    def append(self, value: Any) -> None:
-        self._counts[self._tag] = self._counts.get(self._tag, 0) + 1
-        self._lasts[self._tag] = _number(value)
-        super().append(value)
-
-
-def _number(value: Any) -> float:
-    try:
-        if hasattr(value, "numel") and value.numel() != 1:
-            return float(value.float().mean())
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
+    return handle.tag_stats

@@ -43,6 +43,8 @@ class TrainPlan:
     system_metrics: bool
     checkpoint: Path | None
     env_metrics: dict[str, Any] = field(default_factory=dict)
+    offline: bool = False
+    """Train although the store is unreachable (metrics spooled for ``pat sync``)."""
 
 
 def parse_interval(value: str) -> LogInterval:

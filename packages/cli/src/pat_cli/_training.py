@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pat_cli._console import console, err_console
 from pat_cli._errors import DOMAIN_ERROR, fail
+from pat_cli._offline import masked, open_run
 from pat_cli._progress import TrainingProgress
 from pat_cli._train_summary import (
     ENV_PREFIXES,
@@ -45,7 +46,7 @@ def train(plan: TrainPlan) -> int:
 
     from pat_cli._quiet import quiet_setup
     from pat_cli._train_env import EnvSpec, make_env
-    from pat_skrl_mlflow import instrument, start_run
+    from pat_skrl_mlflow import instrument
 
     env = make_env(EnvSpec(plan.task, plan.num_envs, plan.device, plan.seed, plan.env_metrics))
     try:
@@ -59,14 +60,8 @@ def train(plan: TrainPlan) -> int:
             hint="check the agent config against skrl's runner docs.",
         )
     resume_run = _resume(runner, plan.checkpoint)
-    target = start_run(
-        experiment_name=plan.experiment,
-        run_name=plan.run_name,
-        run_id=resume_run,
-        tracking_uri=plan.tracking_uri,
-        log_system_metrics=plan.system_metrics,
-    )
-    _write_run_file(runner.agent, target.run_id, target.tracking_uri)
+    target = open_run(plan, runner.agent, resume_run)
+    _write_run_file(runner.agent, target.run_id, masked(target.tracking_uri))
     experiment = _experiment_name(target)
     if plan.task.requested != plan.task.id:
         console.print(
@@ -78,7 +73,7 @@ def train(plan: TrainPlan) -> int:
         f"Training [bold]{plan.task.id}[/] with {plan.algorithm.upper()} on {plan.device}: "
         f"{plan.num_envs} envs x {plan.timesteps:,} timesteps ({threads}), log interval "
         f"{_interval_text(plan)}. MLflow run [bold]{target.run_id}[/] in experiment "
-        f"{experiment!r} of {target.tracking_uri}",
+        f"{experiment!r} of {masked(target.tracking_uri)}",
         highlight=False,
         soft_wrap=True,
     )
@@ -91,6 +86,7 @@ def train(plan: TrainPlan) -> int:
             exclude=plan.exclude,
             task=plan.task.id,
             environment_info=("log",),
+            step_offset=_step_offset(target, resume_run, plan.checkpoint),
         )
     except BaseException:
         target.end("KILLED" if isinstance(sys.exc_info()[1], KeyboardInterrupt) else "FAILED")
@@ -200,6 +196,32 @@ def _resume(runner: Any, checkpoint: Path | None) -> str | None:
     return None
 
 
+def _step_offset(target: Any, resume_run: str | None, checkpoint: Path | None) -> int:
+    """Where a resumed run's steps continue: after its last logged step and the checkpoint's.
+
+    0 for a new run; a run is resumed from ``pat_run.json`` (``resume_run``) or ``MLFLOW_RUN_ID``.
+    """
+    if not (resume_run or os.environ.get("MLFLOW_RUN_ID")):
+        return 0
+    from pat_skrl_mlflow import last_logged_step
+
+    steps = [checkpoint_timestep(checkpoint) or 0] if checkpoint is not None else []
+    try:
+        steps.append(last_logged_step(target.run_id, target.tracking_uri) or 0)
+    except Exception as error:
+        err_console.print(f"Could not read the last step of run {target.run_id}: {error}")
+    offset = max(steps, default=0)
+    if offset:
+        console.print(f"Resuming: metrics continue after step {offset:,}.", highlight=False)
+    return offset
+
+
+def checkpoint_timestep(path: Path) -> int | None:
+    """The trainer timestep of a skrl checkpoint named ``agent_<timestep>.pt``."""
+    match = re.fullmatch(r"agent_(\d+)\.pt", path.name)
+    return int(match.group(1)) if match else None
+
+
 def _write_run_file(agent: Any, run_id: str, tracking_uri: str) -> None:
     directory = getattr(agent, "experiment_dir", None)
     if not directory:
@@ -235,7 +257,7 @@ def _outcome(
         num_envs=plan.num_envs,
         run_id=target.run_id,
         experiment=experiment,
-        tracking_uri=target.tracking_uri,
+        tracking_uri=masked(target.tracking_uri),
         timesteps_done=progress.timestep,
         timesteps_total=plan.timesteps,
         wall_seconds=progress.elapsed,
@@ -269,23 +291,7 @@ def _latest_checkpoint(agent: Any) -> Path | None:
         return None
     found = []
     for path in (Path(directory) / "checkpoints").glob("agent_*.pt"):
-        match = re.fullmatch(r"agent_(\d+)\.pt", path.name)
-        if match:
-            found.append((int(match.group(1)), path))
+        timestep = checkpoint_timestep(path)
+        if timestep is not None:
+            found.append((timestep, path))
     return max(found)[1] if found else None
-
-
-def check_store(tracking_uri: str) -> None:
-    """Fail early (exit 1) when the store cannot be written, before minutes of env setup."""
-    from mlflow import MlflowClient
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: mlflow sets INFO
-
-    try:
-        MlflowClient(tracking_uri).search_experiments(max_results=1)
-    except Exception as error:
-        fail(
-            f"cannot use the MLflow store {tracking_uri}: {str(error).splitlines()[0][:200]}",
-            hint="check --tracking-uri / MLFLOW_TRACKING_URI; a server must be running.",
-            code=DOMAIN_ERROR,
-        )

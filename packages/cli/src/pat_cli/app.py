@@ -10,6 +10,7 @@ import typer
 
 from pat_cli._versions import version_table
 from pat_cli.commands import dry_run, inspect, setup
+from pat_cli.commands.sync import sync
 from pat_cli.commands.tasks import tasks
 from pat_cli.commands.train import train
 
@@ -50,6 +51,7 @@ def _root(
 
 app.command("train")(train)
 app.command("tasks")(tasks)
+app.command("sync")(sync)
 app.add_typer(inspect.app, name="inspect")
 app.add_typer(dry_run.app, name="dry-run")
 app.add_typer(setup.app, name="setup")

@@ -16,11 +16,12 @@ from pat_skrl_mlflow._compat import create_mlflow_logging_wrapper
 from pat_skrl_mlflow._instrument import Instrumentation
 from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases
 from pat_skrl_mlflow._pipeline import SkippedMetricWarning
-from pat_skrl_mlflow._report import Summary
+from pat_skrl_mlflow._report import Summary, TagStats
 from pat_skrl_mlflow._run import (
     RunTarget,
     default_tags,
     flatten_params,
+    last_logged_step,
     log_agent_config,
     log_checkpoints,
     start_run,
@@ -44,11 +45,13 @@ __all__ = [
     "SinkUnavailable",
     "SkippedMetricWarning",
     "Summary",
+    "TagStats",
     "__version__",
     "create_mlflow_logging_wrapper",
     "default_tags",
     "flatten_params",
     "instrument",
+    "last_logged_step",
     "log_agent_config",
     "log_checkpoints",
     "skrl_aliases",

@@ -39,6 +39,7 @@ def instrument(
     episode_stats: bool = True,
     max_queue_points: int = 100_000,
     flush_timeout: float = 60.0,
+    step_offset: int = 0,
 ) -> Instrumentation:
     """Send every value a skrl agent tracks to MLflow.
 
@@ -64,7 +65,10 @@ def instrument(
         extra_reducers: Pattern -> extra statistics per window, e.g.
             ``{"Episode_Metrics/*": ["std", "p90"]}``, logged as ``<key>/<stat>``.
         run: ``"auto"`` (MLflow's active run, else a new or ``MLFLOW_RUN_ID`` run
-            that pat ends), ``"new"``, a run id or an MLflow ``Run``/``ActiveRun``.
+            that pat ends), ``"new"``, a run id or an MLflow ``Run``/``ActiveRun``; or
+            None for capture only: no run, nothing sent, MLflow not even imported; the
+            handle's ``tag_stats`` counts every tag's values (and ``summary()`` the
+            windows, filtered and skipped tags) as if it were logging.
         experiment_name: Experiment of a run pat starts (default
             ``MLFLOW_EXPERIMENT_NAME`` or MLflow's default).
         run_name: Name of a run pat starts.
@@ -87,19 +91,26 @@ def instrument(
         max_queue_points: Bound of the sender's queue (the oldest points are dropped
             when the store cannot keep up; counted in the summary).
         flush_timeout: Seconds to wait for delivery at the end of training / close.
+        step_offset: Added to every MLflow step, and windows end on ``step_offset``
+            plus multiples of the interval: resuming a run from a checkpoint, pass the
+            run's last logged step (or the checkpoint's timestep) so its metric
+            histories continue after what is already stored.
 
     Returns:
         The handle: a context manager with ``close()``/``remove()``, ``flush()``,
-        ``summary()``, ``tag_table`` and ``unmatched_patterns``.
+        ``summary()``, ``tag_table``, ``tag_stats`` and ``unmatched_patterns``.
 
     Raises:
-        ValueError: For an invalid interval, filter pattern or reducer name.
+        ValueError: For an invalid interval, filter pattern, reducer name or a
+            negative ``step_offset``.
     """
     found = existing(agent)
     if found is not None:
         return found
     if flatten_depth < 0:
         raise ValueError(f"flatten_depth must be >= 0, got {flatten_depth}")
+    if isinstance(step_offset, bool) or not isinstance(step_offset, int) or step_offset < 0:
+        raise ValueError(f"step_offset must be a whole number >= 0, got {step_offset!r}")
     metric_filter = MetricFilter(include, exclude)
     # fail on bad reducer names or aliases before a run is started
     compile_extras(extra_reducers or {})
@@ -109,12 +120,16 @@ def instrument(
         agent,
         interval=interval,
         metric_filter=metric_filter,
-        target_factory=lambda: resolve_run(
-            run,
-            experiment_name=experiment_name,
-            run_name=run_name,
-            tracking_uri=tracking_uri,
-            log_system_metrics=log_system_metrics,
+        target_factory=lambda: (
+            None
+            if run is None
+            else resolve_run(
+                run,
+                experiment_name=experiment_name,
+                run_name=run_name,
+                tracking_uri=tracking_uri,
+                log_system_metrics=log_system_metrics,
+            )
         ),
         extra_reducers=extra_reducers,
         aliases=aliases,
@@ -125,6 +140,8 @@ def instrument(
         flush_timeout=flush_timeout,
         upload_checkpoints=log_checkpoints,
         episode_stats=episode_stats,
+        step_offset=step_offset,
+        capture_only=run is None,
         log_config=log_config,
         task=task,
     )
@@ -141,7 +158,7 @@ def _build(
     *,
     interval: str | int,
     metric_filter: MetricFilter,
-    target_factory: Callable[[], RunTarget],
+    target_factory: Callable[[], RunTarget | None],
     **options: Any,
 ) -> Instrumentation:
     """Create and start an :class:`Instrumentation` (see ``instrument``)."""

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 from pat_skrl_mlflow import _agent, _lifecycle
 from pat_skrl_mlflow._capture import CapturingDict, DiscardingDict
 from pat_skrl_mlflow._distributed import RankInfo, aggregate_across_ranks
+from pat_skrl_mlflow._durable import durable_sink
 from pat_skrl_mlflow._envinfo import EnvInfoGate
 from pat_skrl_mlflow._hooks import AgentHooks
 from pat_skrl_mlflow._names import make_mapper, skrl_aliases
 from pat_skrl_mlflow._pacing import Pacer
 from pat_skrl_mlflow._pipeline import MetricPipeline
-from pat_skrl_mlflow._report import Summary, report_unknown_patterns
+from pat_skrl_mlflow._report import Summary, TagStats, as_float, report_unknown_patterns
 from pat_skrl_mlflow._run import (
     RunTarget,
     default_tags,
@@ -27,7 +28,8 @@ from pat_skrl_mlflow._run import (
     set_tags,
 )
 from pat_skrl_mlflow._sender import BackgroundSender
-from pat_skrl_mlflow._sink import MetricPoint, MlflowSink
+from pat_skrl_mlflow._sink import MetricPoint
+from pat_skrl_mlflow._window import primary_stat
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -66,8 +68,11 @@ class Instrumentation:
         flush_timeout: float,
         upload_checkpoints: bool,
         episode_stats: bool,
+        step_offset: int = 0,
+        capture_only: bool = False,
     ) -> None:
         self.agent = agent
+        self.capture_only = capture_only
         self.episode_stats = episode_stats
         self._tensorboard: bool | None = None  # skrl's writer on? known at the first step
         self._saved_write_interval: Any = None
@@ -77,10 +82,12 @@ class Instrumentation:
         self.target = target
         self.flush_timeout = flush_timeout
         self.upload_checkpoints = upload_checkpoints
-        self.pacer = Pacer(interval)
+        self.pacer = Pacer(interval, step_offset)
         self.windows = 0
         self.closed = False
         self._errors: set[str] = set()
+        self._counts: dict[str, int] = {}
+        self._lasts: dict[str, Any] = {}
         self._lock = threading.RLock()
         self.mapper = make_mapper(_agent.agent_uids(agent), dict(aliases or {}))
         self.filter = metric_filter
@@ -93,7 +100,7 @@ class Instrumentation:
         self._add = self.pipeline.window.add
         self.gate = EnvInfoGate(environment_info)
         self.sender = (
-            BackgroundSender(MlflowSink(target.client, target.run_id), **sender_options)
+            BackgroundSender(durable_sink(target.client, target.run_id, agent), **sender_options)
             if target is not None
             else None
         )
@@ -101,7 +108,11 @@ class Instrumentation:
         self.hooks = AgentHooks(
             agent,
             tracking_data=(
-                CapturingDict(self._on_value, self._retain, agent.tracking_data)
+                CapturingDict(
+                    self._on_value_counted if capture_only else self._on_value,
+                    self._retain,
+                    agent.tracking_data,
+                )
                 if capturing
                 else DiscardingDict()
             ),
@@ -124,6 +135,20 @@ class Instrumentation:
     def tag_table(self) -> dict[str, str]:
         """Skrl tag -> MLflow key for every tag seen so far."""
         return self.mapper.mapping
+
+    @property
+    def tag_stats(self) -> list[TagStats]:
+        """Per tag, in first-seen order: key, reducer, values tracked and the last one.
+
+        Only counted in capture-only mode (``instrument(agent, run=None)``); empty otherwise.
+        Environment-info values are counted once per refresh, as they are logged.
+        """
+        with self._lock:
+            counts, lasts = dict(self._counts), dict(self._lasts)
+        return [
+            TagStats(tag, self.mapper.key(tag), primary_stat(tag), count, as_float(lasts[tag]))
+            for tag, count in counts.items()
+        ]
 
     @property
     def unmatched_patterns(self) -> list[UnmatchedPattern]:
@@ -236,6 +261,16 @@ class Instrumentation:
         # called for every tracked value: keep it to a few attribute lookups
         if self.closed or not self.gate.allows(tag):
             return
+        try:
+            self._add(tag, value)
+        except Exception as exc:
+            self._report_error("capture", exc)
+
+    def _on_value_counted(self, tag: str, value: Any) -> None:
+        if self.closed or not self.gate.allows(tag):
+            return
+        self._counts[tag] = self._counts.get(tag, 0) + 1
+        self._lasts[tag] = value
         try:
             self._add(tag, value)
         except Exception as exc:

@@ -38,15 +38,20 @@ class Pacer:
 
     Args:
         interval: The parsed log interval.
+        step_offset: Added to every step (a resumed run continues after the steps it
+            logged before); windows end on ``step_offset`` plus multiples of the interval.
     """
 
-    def __init__(self, interval: LogInterval) -> None:
+    def __init__(self, interval: LogInterval, step_offset: int = 0) -> None:
+        if step_offset < 0:
+            raise ValueError(f"step_offset must be >= 0, got {step_offset}")
         self.interval = interval
+        self.step_offset = step_offset
         self.every: int | None = None
         self._policy: IntervalPolicy | None = None
-        self._offset = 0
+        self._offset = step_offset
         self._finished = False
-        self.last_timestep = 0
+        self.last_timestep = step_offset
         self.last_emitted: int | None = None
 
     @property
@@ -76,8 +81,8 @@ class Pacer:
         step = timestep + self._offset
         self.last_timestep = max(self.last_timestep, step)
         boundary = None
-        if self._policy.due(step):
-            boundary = self._policy.last_boundary or step
+        if self._policy.due(step - self.step_offset):
+            boundary = (self._policy.last_boundary or step - self.step_offset) + self.step_offset
         finished = timesteps is not None and timestep >= timesteps and not self._finished
         self._finished = self._finished or finished
         return Step(restart_at, boundary, finished)
@@ -85,6 +90,8 @@ class Pacer:
     def partial_step(self) -> int:
         """The step of a window closed between boundaries."""
         step = self.last_timestep
+        if self.step_offset and step <= self.step_offset:
+            step = self.step_offset + 1  # never on a step the resumed run already has
         if self.last_emitted is not None and step <= self.last_emitted:
             step = self.last_emitted + 1  # values tracked after the last boundary
         return step

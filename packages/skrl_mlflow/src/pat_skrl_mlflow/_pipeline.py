@@ -11,11 +11,18 @@ from pat_skrl_mlflow._window import Reduced, WindowBuffer, primary_stat
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["MetricPipeline", "SkippedMetricWarning"]
+__all__ = ["MAX_METRIC_TAGS", "MetricLimitWarning", "MetricPipeline", "SkippedMetricWarning"]
+
+MAX_METRIC_TAGS = 5000
+"""The most distinct tags (after flattening) one run logs; later new tags are left out."""
 
 
 class SkippedMetricWarning(UserWarning):
     """A tracked value is not numeric and is not logged (warned once per tag)."""
+
+
+class MetricLimitWarning(UserWarning):
+    """More distinct metric tags than ``MAX_METRIC_TAGS`` (a key explosion); warned once."""
 
 
 class MetricPipeline:
@@ -49,6 +56,10 @@ class MetricPipeline:
         self.skipped: dict[str, str] = {}
         self.filtered_tags: dict[str, None] = {}
         self.points_filtered = 0
+        self.max_tags = MAX_METRIC_TAGS
+        self._known_tags: set[str] = set()
+        self.tags_over_limit: dict[str, None] = {}
+        self.points_over_limit = 0
 
     def add(self, tag: str, value: Any) -> None:
         """Add one tracked value to the current window."""
@@ -64,6 +75,8 @@ class MetricPipeline:
         values: dict[str, float] = {}
         combine: dict[str, str] = {}
         for item in self.window.reduce():
+            if item.tag not in self._known_tags and not self._admit(item.tag):
+                continue
             key = self._key(item)
             if key is None:
                 self.points_filtered += 1
@@ -72,6 +85,24 @@ class MetricPipeline:
             how = primary_stat(item.tag) if item.stat is None else item.stat
             combine[key] = how if how in ("min", "max") else "mean"
         return values, combine
+
+    def _admit(self, tag: str) -> bool:
+        """Whether a tag seen for the first time is within ``max_tags`` (warn once if not)."""
+        if len(self._known_tags) < self.max_tags:
+            self._known_tags.add(tag)
+            return True
+        if not self.tags_over_limit:
+            warnings.warn(
+                MetricLimitWarning(
+                    f"pat: more than {self.max_tags} distinct metric names (a key explosion, "
+                    f"e.g. per-object env info); {tag!r} and every later new name are not "
+                    "logged. Filter them with --exclude / exclude=[...]."
+                ),
+                stacklevel=3,
+            )
+        self.tags_over_limit[tag] = None
+        self.points_over_limit += 1
+        return False
 
     def _key(self, item: Reduced) -> str | None:
         """The MLflow key of ``item``, or None when the filter excludes it."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pat_core import MetricFilter
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
     from pat_core import UnmatchedPattern
 
-__all__ = ["Summary", "format_unmatched", "report_unknown_patterns"]
+__all__ = ["Summary", "TagStats", "as_float", "format_unmatched", "report_unknown_patterns"]
 
 _log = logging.getLogger("pat_skrl_mlflow")
 
@@ -75,6 +76,37 @@ class Summary:
         if self.unmatched:
             lines.append(format_unmatched(self.unmatched))
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class TagStats:
+    """One tracked tag, as a capture-only instrumentation saw it.
+
+    Attributes:
+        tag: The skrl tracking tag.
+        key: The MLflow key it is logged under.
+        reducer: How a logging window reduces its values (``mean``, ``min``, ``max``).
+        count: Values tracked (environment info: once per refresh).
+        last: The last value (the mean of a multi-element one; NaN if not numeric).
+    """
+
+    tag: str
+    key: str
+    reducer: str
+    count: int
+    last: float
+
+
+def as_float(value: Any) -> float:
+    """``value`` as one float: the mean of a multi-element tensor/array, NaN if not numeric."""
+    try:
+        if hasattr(value, "numel") and value.numel() != 1:
+            return float(value.float().mean())
+        if hasattr(value, "size") and hasattr(value, "mean") and value.size != 1:
+            return float(value.mean())
+        return float(value)
+    except (TypeError, ValueError, AttributeError):
+        return math.nan
 
 
 def format_unmatched(unmatched: tuple[UnmatchedPattern, ...] | list[UnmatchedPattern]) -> str:

@@ -14,19 +14,21 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Literal
-
-import mlflow
-import yaml  # type: ignore[import-untyped]
-from mlflow import MlflowClient
-from mlflow.entities import Param, RunTag
+from typing import TYPE_CHECKING, Any, Literal
 
 from pat_core import to_mlflow_key
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+# mlflow takes seconds to import: it is imported where a run is resolved or written, so
+# importing pat_skrl_mlflow (and capture-only instrumentation) never pays for it.
 
 __all__ = [
     "RunTarget",
     "default_tags",
     "flatten_params",
+    "last_logged_step",
     "log_agent_config",
     "log_checkpoints",
     "log_metric_names",
@@ -65,6 +67,8 @@ class RunTarget:
     @property
     def active(self) -> bool:
         """Whether the run is MLflow's active (fluent) run right now."""
+        import mlflow
+
         run = mlflow.active_run()
         return self.fluent and run is not None and run.info.run_id == self.run_id
 
@@ -73,6 +77,8 @@ class RunTarget:
         if self.ended:
             return
         self.ended = True
+        import mlflow
+
         try:
             if self.active:
                 mlflow.end_run(status=status)  # also stops MLflow's system metrics monitor
@@ -106,6 +112,8 @@ def start_run(
     Returns:
         The run, owned by the caller (end it with :meth:`RunTarget.end`).
     """
+    import mlflow
+
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
     resumed = bool(run_id or os.environ.get("MLFLOW_RUN_ID"))
@@ -132,6 +140,8 @@ def resolve_run(run: Any, **start_kwargs: Any) -> RunTarget:
     """
     if isinstance(run, RunTarget):
         return run
+    import mlflow
+
     if run == "auto":
         active = mlflow.active_run()
         if active is not None:
@@ -152,11 +162,15 @@ def resolve_run(run: Any, **start_kwargs: Any) -> RunTarget:
 
 
 def _client(uri: str) -> MlflowClient:
+    from mlflow import MlflowClient
+
     return MlflowClient(tracking_uri=uri)
 
 
 def set_tags(run_id: str, tags: Mapping[str, str], client: MlflowClient | None = None) -> None:
     """Set tags on a run (values truncated to MLflow's limit; errors logged)."""
+    from mlflow.entities import RunTag
+
     client = client or _client(_current_uri())
     items = [RunTag(k, str(v)[:_MAX_TAG_VALUE]) for k, v in tags.items()]
     for start in range(0, len(items), _MAX_PARAMS_PER_REQUEST):
@@ -167,6 +181,8 @@ def set_tags(run_id: str, tags: Mapping[str, str], client: MlflowClient | None =
 
 
 def _current_uri() -> str:
+    import mlflow
+
     return str(mlflow.get_tracking_uri())
 
 
@@ -241,6 +257,9 @@ def log_agent_config(target: RunTarget, config: Mapping[str, Any]) -> int:
     Returns:
         The number of params logged.
     """
+    import yaml  # type: ignore[import-untyped]
+    from mlflow.entities import Param
+
     params = [Param(k, v) for k, v in flatten_params(config).items()]
     logged = 0
     for start in range(0, len(params), _MAX_PARAMS_PER_REQUEST):
@@ -296,3 +315,19 @@ def log_checkpoints(target: RunTarget, directory: str | os.PathLike[str]) -> boo
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def last_logged_step(run_id: str, tracking_uri: str | None = None) -> int | None:
+    """The largest step of any metric logged to ``run_id``; None when it has none.
+
+    Resuming a run, pass it as ``instrument(..., step_offset=)`` so the metric
+    histories continue after it.
+
+    Args:
+        run_id: The run.
+        tracking_uri: Its store (default: ``MLFLOW_TRACKING_URI`` or MLflow's default).
+    """
+    client = _client(tracking_uri or _current_uri())
+    keys = client.get_run(run_id).data.metrics
+    steps = [m.step for key in keys for m in client.get_metric_history(run_id, key)]
+    return max(steps) if steps else None

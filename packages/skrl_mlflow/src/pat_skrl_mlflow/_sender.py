@@ -184,6 +184,12 @@ class BackgroundSender:
                 self._queue.clear()
             self._cond.notify_all()
         self._thread.join(timeout=1.0 if timeout is None else max(0.1, min(timeout, 5.0)))
+        closer = getattr(self.sink, "close", None)
+        if callable(closer):  # a spooling sink: last delivery attempt, then stop its thread
+            try:
+                closer(timeout)
+            except Exception as exc:
+                _log.warning("pat: closing the metric sink failed: %r", exc)
         return done
 
     @property

@@ -12,9 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from mlflow.entities import Metric
-from mlflow.exceptions import MlflowException
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -89,6 +86,9 @@ class MlflowSink:
                 an invalid metric name.
             SinkUnavailable: Any other failure (connection, server error, database).
         """
+        from mlflow.entities import Metric  # lazily: importing mlflow takes seconds
+        from mlflow.exceptions import MlflowException
+
         metrics = [Metric(p.key, p.value, p.timestamp_ms, p.step) for p in points]
         try:
             self.client.log_batch(self.run_id, metrics=metrics, synchronous=True)

@@ -126,6 +126,14 @@ def train(
             show_default=False,
         ),
     ] = None,
+    offline_ok: Annotated[
+        bool,
+        typer.Option(
+            "--offline-ok",
+            help="Train even if the MLflow store is unreachable: metrics wait in the run's "
+            "spool and `pat sync` creates the run and delivers them.",
+        ),
+    ] = False,
     list_tasks: Annotated[
         bool, typer.Option("--list-tasks", help="List the tasks that run here (as `pat tasks`).")
     ] = False,
@@ -158,11 +166,11 @@ def train(
     ready = prepare(task, algorithm, agent_cfg, num_envs, device)
     total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
 
-    from pat_cli._training import check_store
+    from pat_cli._offline import check_store_or_offline
     from pat_cli._training import train as run_training
 
     uri = resolve_tracking_uri(tracking_uri)
-    check_store(uri)
+    offline = check_store_or_offline(uri, offline_ok)
     plan = check.TrainPlan(
         task=ready.choice,
         agent_cfg=finish_cfg(ready.cfg, ready.choice, total, seed),
@@ -181,6 +189,7 @@ def train(
         system_metrics=system_metrics,
         checkpoint=resume,
         env_metrics=ready.env_metrics,
+        offline=offline,
     )
     code = run_training(plan)
     if code:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from pat_cli._histories import Summary
     from pat_cli._mlflow_store import RunInfo
-    from pat_cli._rollout import TagRecord
+    from pat_skrl_mlflow import TagStats
 
 
 def run_title(run: RunInfo) -> str:
@@ -66,7 +66,7 @@ def metrics_table(
     return table
 
 
-def tracking_table(records: Sequence[TagRecord], kept: Mapping[str, bool], title: str) -> Table:
+def tracking_table(records: Sequence[TagStats], kept: Mapping[str, bool], title: str) -> Table:
     """One row per tracked tag: key, reduction, values, last value, kept or dropped."""
     table = Table(
         title=title,

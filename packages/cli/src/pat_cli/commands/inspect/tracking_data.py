@@ -70,7 +70,8 @@ def tracking_data(
     """Roll out a task briefly, without MLflow, and list every tag the agent tracks.
 
     One row per skrl tag: its MLflow key, the window reduction, how many values the rollout
-    produced, the last one, and whether the given filters keep it.
+    produced (env info once per refresh, as pat logs it), the last one, and whether the given
+    filters keep it.
     """
     from pat_cli import _train_plan as check
     from pat_cli._filter_report import Name, analyse

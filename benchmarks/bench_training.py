@@ -1,0 +1,268 @@
+"""Benchmark 1: training overhead of pat-skrl-mlflow (skrl PPO, instrumented vs not).
+
+Each sample builds a fresh env and ``Runner`` (seed 42, outside the timing), then times
+``instrument(...)`` + ``runner.run()`` + ``handle.close()`` against ``runner.run()`` alone.
+The worst stall comes from one more instrumented run with timers around pat's hooks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from _common import ROOT, Row, interleave, median, result
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+NAME = "training"
+TITLE = "1. Training overhead of pat-skrl-mlflow"
+CARTPOLE_CFG = ROOT / "packages/cli/src/pat_cli/tasks/cartpole_v1_ppo.yaml"
+HOOKS = ("_on_value", "_on_infos", "_on_boundary")
+
+
+def _gym_env(num_envs: int) -> Any:
+    import gymnasium as gym
+    from gymnasium.vector import AutoresetMode
+    from skrl.envs.wrappers.torch import wrap_env
+
+    env = gym.make_vec(
+        "CartPole-v1",
+        num_envs=num_envs,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+    )
+    env.reset(seed=42)
+    return wrap_env(env, wrapper="gymnasium", verbose=False)
+
+
+def _agent_cfg(base: dict[str, Any], timesteps: int, directory: Path) -> dict[str, Any]:
+    cfg = yaml.safe_load(yaml.safe_dump(base))
+    cfg["trainer"]["timesteps"] = timesteps
+    cfg["trainer"]["close_environment_at_exit"] = False
+    cfg["trainer"]["disable_progressbar"] = True
+    experiment = cfg["agent"].setdefault("experiment", {})
+    experiment["directory"] = str(directory)
+    experiment["checkpoint_interval"] = 0
+    return cfg
+
+
+class _Trainer:
+    """Builds runners on one kind of env and trains them with or without pat."""
+
+    def __init__(self, make_env: Callable[[], Any], cfg: dict[str, Any], root: Path) -> None:
+        self.make_env = make_env
+        self.cfg = cfg
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.template = root / "template.db"
+        from mlflow import MlflowClient
+
+        MlflowClient(f"sqlite:///{self.template}").search_experiments()
+        self.count = 0
+        self.totals: list[float] = []  # instrumented: instrument() + run() + close()
+
+    def _runner(self) -> tuple[Any, Any, Path]:
+        from skrl.utils.runner.torch import Runner
+
+        self.count += 1
+        directory = self.root / f"sample-{self.count}"
+        directory.mkdir()
+        env = self.make_env()
+        runner = Runner(env, _agent_cfg(self.cfg, self.cfg["trainer"]["timesteps"], directory))
+        return runner, env, directory
+
+    def plain(self) -> float:
+        runner, _, _ = self._runner()
+        start = time.perf_counter()
+        runner.run()
+        return time.perf_counter() - start
+
+    def instrumented(self) -> float:
+        from pat_skrl_mlflow import instrument
+
+        runner, _, directory = self._runner()
+        store = directory / "mlflow.db"
+        shutil.copyfile(self.template, store)  # schema creation is a one-off, not per run
+        start = time.perf_counter()
+        handle = instrument(
+            runner.agent, interval="rollout", tracking_uri=f"sqlite:///{store}", run="new"
+        )
+        loop_start = time.perf_counter()
+        runner.run()
+        loop = time.perf_counter() - loop_start
+        summary = handle.close()
+        self.totals.append(time.perf_counter() - start)
+        assert summary.points_logged > 0, summary
+        return loop
+
+
+@functools.cache
+def _timings() -> dict[str, list[float]]:
+    return {name: [] for name in HOOKS}
+
+
+@contextlib.contextmanager
+def _timed_hooks() -> Iterator[None]:
+    """Wrap Instrumentation's hook callbacks with timers (class level, before instrument)."""
+    from pat_skrl_mlflow import Instrumentation
+
+    saved = {name: getattr(Instrumentation, name) for name in HOOKS}
+
+    def wrap(name: str, original: Callable[..., None]) -> Callable[..., None]:
+        times = _timings()[name]
+
+        def timed(self: Any, *args: Any) -> None:
+            start = time.perf_counter()
+            original(self, *args)
+            times.append(time.perf_counter() - start)
+
+        return timed
+
+    for name, original in saved.items():
+        setattr(Instrumentation, name, wrap(name, original))
+    try:
+        yield
+    finally:
+        for name, original in saved.items():
+            setattr(Instrumentation, name, original)
+
+
+def _stall(trainer: _Trainer) -> dict[str, Any]:
+    for times in _timings().values():
+        times.clear()
+    with _timed_hooks():
+        trainer.instrumented()
+    stats = {}
+    for name, times in _timings().items():
+        ordered = sorted(times)
+        stats[name] = {
+            "calls": len(times),
+            "total_s": sum(times),
+            "max_s": ordered[-1] if ordered else 0.0,
+            "p99_s": ordered[int(0.99 * (len(ordered) - 1))] if ordered else 0.0,
+        }
+    return stats
+
+
+def _variant(label: str, trainer: _Trainer, repeats: int) -> tuple[list[Row], dict[str, Any]]:
+    samples = interleave({"pat": trainer.instrumented, "plain": trainer.plain}, repeats)
+    totals = trainer.totals[-repeats:]
+    pat, plain = median(samples["pat"]), median(samples["plain"])
+    stall = _stall(trainer)
+    worst = max(stall.values(), key=lambda s: s["max_s"])
+    worst_name = next(n for n, s in stall.items() if s is worst)
+    in_hooks = sum(s["total_s"] for s in stall.values())
+    rows = [
+        Row(
+            f"{label}: training loop (`runner.run()`), instrumented (rollout, sqlite)",
+            pat,
+            "not instrumented",
+            plain,
+            "s",
+            goal="ratio <= 1.02",
+            met=pat / plain <= 1.02,
+            samples=samples["pat"],
+            baseline_samples=samples["plain"],
+        ),
+        Row(
+            f"{label}: whole, with `instrument()` + `close()`",
+            median(totals),
+            "not instrumented",
+            plain,
+            "s",
+            samples=totals,
+            baseline_samples=samples["plain"],
+            note="adds pat's fixed start/end cost (run creation, params, flush)",
+        ),
+        Row(
+            f"{label}: worst stall in pat's hooks (one call, `{worst_name}`)",
+            worst["max_s"],
+            "median training time",
+            plain,
+            "s",
+            note=f"time inside pat's hooks over the whole run: {in_hooks:.3f} s; "
+            f"p99 of `{worst_name}` calls: {worst['p99_s'] * 1e3:.2f} ms",
+        ),
+    ]
+    return rows, stall
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """CartPole-v1 (gymnasium vector, 64 envs); Isaac-Cartpole in full mode when installed."""
+    import torch
+
+    warnings.filterwarnings("ignore", message=".*render method.*")
+    torch.set_num_threads(1)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    timesteps = 500 if quick else 20_000
+    repeats = 5
+    base = yaml.safe_load(CARTPOLE_CFG.read_text())
+    base["trainer"]["timesteps"] = timesteps
+    rows: list[Row] = []
+    stalls: dict[str, Any] = {}
+    notes = [
+        f"skrl PPO (pat's CartPole-v1 config: rollouts 32, 8 epochs x 4 mini-batches), 64 envs "
+        f"(gymnasium sync vector env, same-step autoreset) x {timesteps:,} timesteps, seed 42, "
+        f"one torch thread; interleaved, median of {repeats} after one discarded round.",
+        "Instrumented time includes `instrument()` (run creation, config params and YAML) and "
+        "`close()` (last window, flush, run end); each sample has its own sqlite store, copied "
+        "from an initialised empty one (schema creation is a one-off).",
+        "Worst stall: the longest single call of pat's hook callbacks (capture of a tracked "
+        "value, env info, window end with reduce + submit to the background sender), "
+        "measured in one extra instrumented run with timers around them.",
+    ]
+    with tempfile.TemporaryDirectory(prefix="pat-bench-training-") as tmp:
+        trainer = _Trainer(lambda: _gym_env(64), base, Path(tmp) / "cartpole")
+        new_rows, stalls["CartPole-v1"] = _variant("CartPole-v1, 64 envs", trainer, repeats)
+        rows += new_rows
+        isaac_rows, isaac_note = _isaac(quick, Path(tmp), repeats, stalls)
+        rows += isaac_rows
+        notes.append(isaac_note)
+    return result(
+        NAME,
+        TITLE,
+        rows,
+        quick=quick,
+        sizes={"num_envs": 64, "timesteps": timesteps, "repeats": repeats},
+        notes=notes,
+        extra={"hook_stats": stalls},
+    )
+
+
+def _isaac(quick: bool, root: Path, repeats: int, stalls: dict[str, Any]) -> tuple[list[Row], str]:
+    from pat_env_metrics.kitless import isaaclab_available
+
+    if quick:
+        return [], "Isaac-Cartpole (CPU, 64 envs): not run (full mode only)."
+    if not isaaclab_available():
+        return [], "Isaac-Cartpole: not run (Isaac Lab is not installed)."
+    from skrl.envs.wrappers.torch import wrap_env
+
+    from pat_env_metrics.kitless import load_agent_cfg, make_isaaclab_env
+
+    env = wrap_env(
+        make_isaaclab_env("Isaac-Cartpole", num_envs=64, device="cpu", seed=42),
+        wrapper="isaaclab",
+        verbose=False,
+    )
+    cfg = load_agent_cfg("Isaac-Cartpole", "skrl")
+    # skrl's Runner takes the device from the env (CPU here)
+    trainer = _Trainer(lambda: env, cfg, root / "isaac")
+    try:
+        rows, stalls["Isaac-Cartpole"] = _variant("Isaac-Cartpole, 64 envs, CPU", trainer, repeats)
+    finally:
+        env.close()
+    steps = cfg["trainer"]["timesteps"]
+    return rows, (
+        f"Isaac-Cartpole: kitless (Newton, CPU), the task's own skrl config ({steps} timesteps), "
+        "one env reused by every sample (a fresh Runner each)."
+    )

@@ -1,0 +1,166 @@
+"""``pat train`` against a store that cannot be reached: fail fast, or train offline.
+
+Without ``--offline-ok`` an unreachable store stops ``pat train`` within seconds (exit 1,
+credentials in the URI masked). With it, training runs against an offline run: metric
+points, tags, params and artifacts wait in the run's spool (``<experiment dir>/pat_spool``)
+and ``pat sync`` creates the run and delivers them.
+
+Imported only inside command bodies (it imports mlflow).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from pat_cli._console import err_console
+from pat_cli._errors import DOMAIN_ERROR, fail
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pat_cli._train_plan import TrainPlan
+    from pat_skrl_mlflow import RunTarget
+
+CHECK_TIMEOUT = "5"
+"""Seconds one reachability request may take (a hung server); refused connections fail at once."""
+
+
+def store_reachable(tracking_uri: str) -> str | None:
+    """None when the store answers, else the reason (one line), within ~10 s."""
+    import logging
+
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # no retry chatter on a dead server
+    saved = {
+        n: os.environ.get(n)
+        for n in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+    }
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = CHECK_TIMEOUT
+    try:
+        MlflowClient(tracking_uri).search_experiments(max_results=1)
+    except Exception as error:
+        return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return None
+
+
+def check_store_or_offline(tracking_uri: str, offline_ok: bool) -> bool:
+    """Exit 1 when the store is unreachable, unless ``offline_ok``; True: train offline."""
+    from pat_skrl_mlflow._secrets import mask_uri
+
+    reason = store_reachable(tracking_uri)
+    if reason is None:
+        return False
+    masked = mask_uri(tracking_uri)
+    reason = reason.replace(tracking_uri, masked)
+    if not offline_ok:
+        fail(
+            f"cannot use the MLflow store {masked}: {reason}",
+            hint="start the tracking server or fix --tracking-uri / MLFLOW_TRACKING_URI; "
+            "--offline-ok trains anyway and spools the metrics for `pat sync`.",
+            code=DOMAIN_ERROR,
+        )
+    err_console.print(
+        f"MLflow store {masked} unreachable ({reason}): training offline; metrics are spooled "
+        "beside the run's outputs and `pat sync` delivers them.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return True
+
+
+class OfflineClient:
+    """Stands in for ``MlflowClient`` of a run that does not exist yet: keeps what is logged.
+
+    Tags and params go to the spool's ``run.json``, artifacts under ``artifacts/`` of the
+    spool, the final status to ``run.json``; metric writes fail as "unavailable", so the
+    spooling sink keeps them. ``pat sync`` replays all of it.
+    """
+
+    def __init__(self, spool_dir: Path) -> None:
+        from pat_skrl_mlflow._spool import Spool
+
+        self.spool = Spool(spool_dir)
+
+    def log_batch(
+        self, run_id: str, metrics: Any = (), params: Any = (), tags: Any = (), **_: Any
+    ) -> None:
+        if metrics:
+            raise ConnectionError("offline run: metrics wait in the spool")
+        info = self.spool.run_info()
+        self.spool.update_run_info(
+            params={**info.get("params", {}), **{p.key: p.value for p in params}},
+            tags={**info.get("tags", {}), **{t.key: t.value for t in tags}},
+        )
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        path = self._artifact(artifact_file)
+        path.write_text(text)
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        import json
+
+        self._artifact(artifact_file).write_text(json.dumps(dictionary, indent=1, default=str))
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        target = self.spool.directory / "artifacts" / (artifact_path or "")
+        shutil.copytree(local_dir, target, dirs_exist_ok=True)
+
+    def set_terminated(self, run_id: str, status: str | None = None, **_: Any) -> None:
+        self.spool.update_run_info(status=status or "FINISHED")
+
+    def get_run(self, run_id: str) -> Any:
+        raise ConnectionError("offline run: not in the store until `pat sync`")
+
+    def _artifact(self, artifact_file: str) -> Path:
+        root = (self.spool.directory / "artifacts").resolve()
+        path = (root / artifact_file).resolve()
+        if not path.is_relative_to(root):
+            raise ValueError(f"artifact path escapes the run: {artifact_file!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def masked(uri: str) -> str:
+    """``uri`` with any password replaced by ``***`` (for everything pat prints or writes)."""
+    from pat_skrl_mlflow._secrets import mask_uri
+
+    return mask_uri(uri)
+
+
+def open_run(plan: TrainPlan, agent: Any, resume_run: str | None) -> RunTarget:
+    """The run to train into: a new/resumed MLflow run, or an offline one."""
+    from pat_skrl_mlflow import RunTarget, start_run
+    from pat_skrl_mlflow._secrets import mask_uri, protect
+
+    protect(plan.tracking_uri)  # before any run ends: MLflow would print the URI
+    if not plan.offline:
+        return start_run(
+            experiment_name=plan.experiment,
+            run_name=plan.run_name,
+            run_id=resume_run,
+            tracking_uri=plan.tracking_uri,
+            log_system_metrics=plan.system_metrics,
+        )
+    from pat_skrl_mlflow._durable import OFFLINE_PREFIX, spool_directory
+
+    run_id = f"{OFFLINE_PREFIX}{uuid.uuid4().hex}"
+    client = OfflineClient(spool_directory(agent, run_id))
+    client.spool.update_run_info(
+        tracking_uri=mask_uri(plan.tracking_uri),
+        experiment=plan.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME"),
+        run_name=plan.run_name,
+        resume_run=resume_run,
+    )
+    return RunTarget(run_id, plan.tracking_uri, owned=True, client=client)  # type: ignore[arg-type]

@@ -1,0 +1,83 @@
+"""``pat sync``: deliver metric points that waited in a spool while the store was down."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pat_cli._errors import DOMAIN_ERROR, fail
+from pat_cli._options import JsonOutput, TrackingUri
+
+
+def sync(
+    spool: Annotated[
+        Path,
+        typer.Argument(
+            help="A spool directory (pat_spool), or a directory to search for spools "
+            "(e.g. skrl's runs/). Default: the current directory.",
+            show_default=False,
+        ),
+    ] = Path(),
+    tracking_uri: TrackingUri = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Deliver the metric points a training spooled while MLflow was unreachable.
+
+    Safe to run again: points already delivered are never sent twice.
+
+    Example: pat sync runs/ --tracking-uri http://127.0.0.1:5000
+    """
+    import json
+
+    from pat_cli._console import console
+    from pat_skrl_mlflow._secrets import mask_uri
+    from pat_skrl_mlflow._sink import SinkUnavailable
+    from pat_skrl_mlflow._sync import SpoolBusy, find_spools, sync_spool
+
+    if not spool.exists():
+        fail(f"invalid value for SPOOL: {str(spool)!r}; expected an existing directory.")
+    spools = find_spools(spool)
+    if not spools:
+        fail(
+            f"no pat spool under {spool}: nothing to deliver.",
+            hint="spools are pat_spool/ directories beside a run's outputs.",
+            code=DOMAIN_ERROR,
+        )
+    results = []
+    for directory in spools:
+        try:
+            results.append(sync_spool(directory, tracking_uri))
+        except SinkUnavailable as error:
+            fail(
+                f"cannot reach the MLflow store ({error}); the points stay in {directory}.",
+                hint="start the tracking server (or fix --tracking-uri) and run `pat sync` again.",
+                code=DOMAIN_ERROR,
+            )
+        except (SpoolBusy, ValueError) as error:
+            fail(str(error), code=DOMAIN_ERROR)
+    if json_output:
+        rows = [
+            {
+                "spool": str(r.spool),
+                "run_id": r.run_id,
+                "created_run": r.created_run,
+                "delivered": r.delivered,
+                "rejected": r.rejected,
+                "waiting": r.waiting,
+            }
+            for r in results
+        ]
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    for r in results:
+        what = f"delivered {r.delivered:,} points" if r.delivered else "nothing waiting"
+        created = " (run created now)" if r.created_run else ""
+        extra = f", {r.rejected:,} rejected by the store" if r.rejected else ""
+        console.print(
+            f"{r.spool}: {what} to run {r.run_id}{created}{extra}"
+            + (f"; {r.waiting:,} still waiting" if r.waiting else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if tracking_uri:
+        console.print(f"store: {mask_uri(tracking_uri)}", highlight=False)

@@ -1,0 +1,135 @@
+"""Unreachable stores: `pat train` fails fast or trains offline, `pat sync` delivers later."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import Invoke
+
+ROOT = Path(__file__).resolve().parents[3]
+SECRETS = {
+    "FOO_TOKEN": "tok-PLANTED-1f9a",
+    "BAR_SECRET": "sec-PLANTED-77c2",
+    "AZURE_X": "az-PLANTED-0b3e",
+}
+URI_PASSWORD = "pw-PLANTED-5d1c"
+
+
+def pat_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pat_cli", *args]
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(COLUMNS="120", NO_COLOR="1")
+    return env
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(cwd: Path, *args: str, extra_env: dict[str, str] | None = None) -> tuple[int, str]:
+    import subprocess
+
+    done = subprocess.run(
+        pat_command(*args),
+        cwd=cwd,
+        env={**clean_env(), **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_train_against_an_unreachable_store_exits_1_with_the_uri_masked(tmp_path: Path) -> None:
+    uri = f"http://alice:{URI_PASSWORD}@127.0.0.1:{_free_port()}"
+    code, output = _run(tmp_path, "train", "--task", "CartPole-v1", "--tracking-uri", uri)
+    assert code == 1, output
+    assert "cannot use the MLflow store http://alice:***@127.0.0.1" in output
+    assert URI_PASSWORD not in output
+    assert "--offline-ok" in output
+    assert not list(tmp_path.rglob("pat_spool")), "nothing may be trained or spooled"
+
+
+def test_sync_of_a_directory_without_spools_exits_1(invoke: Invoke, tmp_path: Path) -> None:
+    result = invoke("sync", str(tmp_path))
+    assert result.exit_code == 1, result.output
+    assert "no pat spool" in result.output
+
+
+@pytest.mark.reliability
+@pytest.mark.server
+def test_offline_training_then_sync_twice_stores_every_point_once_and_leaks_no_secret(
+    tmp_path: Path,
+) -> None:
+    sys.path.insert(0, str(ROOT / "packages" / "skrl_mlflow" / "tests"))
+    from mlflow import MlflowClient
+
+    from mlflow_server import MlflowServer
+    from pat_skrl_mlflow._spool import Spool
+    from pat_skrl_mlflow._sync import find_spools
+
+    work = tmp_path / "work"
+    work.mkdir()
+    root = tmp_path / "server"
+    root.mkdir()
+    server = MlflowServer(root)
+    uri = f"http://alice:{URI_PASSWORD}@127.0.0.1:{server.port}"
+    train = (
+        "train", "--task", "CartPole-v1", "--num-envs", "4", "--timesteps", "400",
+        "--log-interval", "step", "--tracking-uri", uri, "--experiment", "offline-exp",
+    )  # fmt: skip
+    code, refused = _run(work, *train, extra_env=SECRETS)
+    assert code == 1, refused  # no --offline-ok: refused
+    code, trained = _run(work, *train, "--offline-ok", extra_env=SECRETS)
+    assert code == 0, trained
+    (spool_dir,) = find_spools(work)
+    spool = Spool(spool_dir)
+    spooled = spool.pending()
+    assert len(spooled) > 400
+    produced = sorted((p.point.key, p.point.step) for p in spooled)
+    server.start()
+    try:
+        code, first = _run(work, "sync", "--tracking-uri", uri, "--json", extra_env=SECRETS)
+        assert code == 0, first
+        code, second = _run(work, "sync", "--tracking-uri", uri, "--json", extra_env=SECRETS)
+        assert code == 0, second
+        (one,), (two,) = json.loads(first), json.loads(second)
+        assert one["created_run"]
+        assert one["delivered"] == len(spooled)
+        assert (two["delivered"], two["waiting"]) == (0, 0)
+        client = MlflowClient(server.url)
+        run = client.get_run(one["run_id"])
+        stored = sorted(
+            (key, m.step)
+            for key in run.data.metrics
+            for m in client.get_metric_history(run.info.run_id, key)
+        )
+        assert stored == produced  # every point once, at its step
+        assert run.info.status == "FINISHED"
+        assert client.get_experiment(run.info.experiment_id).name == "offline-exp"
+        assert run.data.params, "the agent config is replayed as params"
+        artifacts = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / "dl")))
+        texts = [
+            json.dumps(run.data.params), json.dumps(run.data.tags), refused, trained, first, second,
+            *(p.read_text(errors="replace") for p in artifacts.rglob("*") if p.is_file()),
+            *(p.read_text(errors="replace") for p in spool_dir.rglob("*") if p.is_file()),
+        ]  # fmt: skip
+    finally:
+        server.stop()
+    for planted in [*SECRETS.values(), URI_PASSWORD]:
+        assert not any(planted in text for text in texts), planted

@@ -1,0 +1,340 @@
+"""A sink that never loses a point: the store when it answers, a durable spool when not.
+
+:class:`SpoolingSink` wraps the store's sink. While the store takes requests, points go
+straight to it. When it cannot be reached (down, restarting, 5xx, timeouts:
+``SinkUnavailable``) the points are appended to a :class:`~pat_skrl_mlflow._spool.Spool`
+and ``write`` returns at once, so training never waits for the store. A drainer thread
+then retries with exponential backoff; once the store answers it delivers the spooled
+points in order (original steps and timestamps) and moves the spool's ``delivered``
+marker after each accepted request. Until the backlog is empty new points are spooled
+too, so the store receives them in order and none twice.
+
+Offline runs (the store was unreachable when training started; run id ``offline-…``)
+only spool: ``pat sync`` creates the run and delivers them later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, Sink, SinkRejected, SinkUnavailable
+from pat_skrl_mlflow._spool import SPOOL_DIRNAME, Spool
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+__all__ = [
+    "OFFLINE_PREFIX",
+    "DrainResult",
+    "SpoolStats",
+    "SpoolingSink",
+    "drain",
+    "durable_sink",
+    "spool_directory",
+]
+
+_log = logging.getLogger("pat_skrl_mlflow")
+
+OFFLINE_PREFIX = "offline-"
+"""Run ids of runs that do not exist in the store yet (created by ``pat sync``)."""
+SPOOL_VARIABLE = "PAT_SPOOL_DIR"
+_BATCH = 1000
+# Without these, MLflow's HTTP client retries a dead server for minutes inside one
+# request; pat retries itself (with backoff, from the spool), so fail fast instead.
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
+
+
+@dataclass
+class DrainResult:
+    """What one drain delivered."""
+
+    delivered: int = 0
+    rejected: int = 0
+    rejections: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SpoolStats:
+    """Counters of a :class:`SpoolingSink` (a snapshot).
+
+    Attributes:
+        path: The spool directory.
+        spooled: Points written to the spool because the store was unreachable.
+        delivered_from_spool: Spooled points the store accepted later.
+        rejected_from_spool: Spooled points the store refused later.
+        waiting: Points in the spool not delivered yet.
+        outages: (start, end) wall-clock seconds of each outage; end None while it lasts.
+    """
+
+    path: Path
+    spooled: int = 0
+    delivered_from_spool: int = 0
+    rejected_from_spool: int = 0
+    waiting: int = 0
+    outages: list[tuple[float, float | None]] = field(default_factory=list)
+
+
+def drain(
+    spool: Spool,
+    write: Callable[[str, Sequence[MetricPoint]], None],
+    *,
+    stop: Callable[[], bool] = lambda: False,
+) -> DrainResult:
+    """Deliver a spool's waiting points in order, ``_BATCH`` per request.
+
+    Args:
+        spool: The spool.
+        write: Sends points of one run (raises ``SinkRejected`` / ``SinkUnavailable``).
+        stop: Checked between requests; True ends the drain early.
+
+    Returns:
+        The counts. The marker moves after every accepted request, so a drain cut
+        short (or a crash) resumes where it stopped and sends nothing twice.
+
+    Raises:
+        SinkUnavailable: The store could not be reached (the rest stays spooled).
+    """
+    result = DrainResult()
+    while not stop():
+        batch = spool.pending(limit=_BATCH)
+        if not batch:
+            break
+        run_id = batch[0].run_id
+        end = 1
+        while end < len(batch) and batch[end].run_id == run_id:
+            end += 1
+        part = batch[:end]
+        _send_bisecting(run_id, [item.point for item in part], write, result)
+        spool.mark_delivered(part[-1].seq)
+    return result
+
+
+def _send_bisecting(
+    run_id: str,
+    points: list[MetricPoint],
+    write: Callable[[str, Sequence[MetricPoint]], None],
+    result: DrainResult,
+) -> None:
+    try:
+        write(run_id, points)
+        result.delivered += len(points)
+    except SinkRejected as exc:
+        if len(points) == 1:
+            result.rejected += 1
+            result.rejections.setdefault(points[0].key, str(exc))
+            return
+        middle = len(points) // 2
+        _send_bisecting(run_id, points[:middle], write, result)
+        _send_bisecting(run_id, points[middle:], write, result)
+
+
+class SpoolingSink:
+    """The store's sink, with a durable spool and a drainer for when it is unreachable.
+
+    Args:
+        inner: The store's sink (an :class:`~pat_skrl_mlflow.MlflowSink`).
+        spool: Where points wait.
+        offline: Only spool (the run does not exist in the store yet).
+        backoff: First retry delay of the drainer in seconds; doubles up to ``max_backoff``.
+        max_backoff: The longest delay between retries.
+
+    MLflow's HTTP client is told to fail fast (one retry, 15 s timeout) unless
+    ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` / ``_BACKOFF_FACTOR`` / ``_TIMEOUT`` are set: the
+    spool does the retrying, and the process-wide setting applies to pat's other calls too.
+    """
+
+    def __init__(
+        self,
+        inner: MlflowSink,
+        spool: Spool,
+        *,
+        offline: bool = False,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        for name, value in _HTTP_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+        self.inner = inner
+        self.max_batch = inner.max_batch
+        self.spool = spool
+        self.offline = offline
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._state = threading.Lock()
+        self._backlog = offline or spool.pending_count() > 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._drainer: threading.Thread | None = None
+        self._stats = SpoolStats(path=spool.directory)
+        self._warned = False
+        if offline:
+            spool.update_run_info(run_id=None, offline_id=inner.run_id)
+        elif self._backlog:
+            self._start_drainer()
+
+    # --- the sender's side -------------------------------------------------------------
+    def write(self, points: Sequence[MetricPoint]) -> None:
+        """Store ``points``, or spool them when the store is unreachable or behind.
+
+        Raises:
+            SinkRejected: The store refused the request (the sender bisects it).
+            SinkUnavailable: Neither the store nor the spool could take the points.
+        """
+        with self._state:
+            if self._backlog:
+                self._append(points)
+                return
+        try:
+            self.inner.write(points)
+        except SinkUnavailable as exc:
+            with self._state:
+                self._append(points)
+                self._backlog = True
+                self._stats.outages.append((time.time(), None))
+            self._warn(str(exc))
+            self._start_drainer()
+
+    def _append(self, points: Sequence[MetricPoint]) -> None:
+        """Spool ``points`` (lock held)."""
+        if not self.spool.run_info():
+            self.spool.update_run_info(
+                tracking_uri=_masked(self.inner), run_id=None if self.offline else self.inner.run_id
+            )
+        try:
+            self.spool.append(self.inner.run_id, points)
+        except OSError as exc:
+            raise SinkUnavailable(f"store unreachable and spool not writable: {exc}") from exc
+        self._stats.spooled += len(points)
+
+    def _warn(self, reason: str) -> None:
+        if not self._warned:
+            self._warned = True
+            _log.warning(
+                "pat: MLflow store unreachable (%s); training continues, metric points are "
+                "spooled to %s and delivered when it is back.",
+                reason,
+                self.spool.directory,
+            )
+
+    # --- the drainer -------------------------------------------------------------------
+    def _start_drainer(self) -> None:
+        if self.offline or (self._drainer is not None and self._drainer.is_alive()):
+            return
+        self._drainer = threading.Thread(target=self._drain_loop, name="pat-spool", daemon=True)
+        self._drainer.start()
+
+    def _write_run(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        if run_id == self.inner.run_id:
+            self.inner.write(points)
+        elif run_id.startswith(OFFLINE_PREFIX):  # an earlier offline run: `pat sync` creates it
+            raise SinkUnavailable(f"points of offline run {run_id} wait for `pat sync`")
+        else:  # an earlier run's leftovers in a reused experiment directory
+            MlflowSink(self.inner.client, run_id).write(points)
+
+    def _drain_loop(self) -> None:
+        delay = self.backoff
+        while not self._stop.is_set():
+            try:
+                with self.spool.exclusive():
+                    result = drain(self.spool, self._write_run, stop=self._stop.is_set)
+                self._count(result)
+                with self._state:
+                    if not self.spool.pending(limit=1):
+                        self._backlog = False
+                        self._end_outage()
+                        return
+                delay = self.backoff
+            except SinkUnavailable:
+                self._wake.wait(delay)
+                self._wake.clear()
+                delay = min(delay * 2, self.max_backoff)
+            except Exception as exc:  # never die silently with points waiting
+                _log.warning("pat: spool delivery failed: %r", exc)
+                self._wake.wait(delay)
+                delay = min(delay * 2, self.max_backoff)
+
+    def _count(self, result: DrainResult) -> None:
+        with self._state:
+            self._stats.delivered_from_spool += result.delivered
+            self._stats.rejected_from_spool += result.rejected
+        for key, reason in result.rejections.items():
+            _log.warning("pat: MLflow rejected spooled metric %r: %s", key, reason)
+
+    def _end_outage(self) -> None:
+        if self._stats.outages and self._stats.outages[-1][1] is None:
+            self._stats.outages[-1] = (self._stats.outages[-1][0], time.time())
+
+    # --- end ---------------------------------------------------------------------------
+    def close(self, timeout: float | None = 30.0) -> int:
+        """Try to deliver the backlog for up to ``timeout`` seconds, then stop.
+
+        Returns:
+            The points still waiting in the spool (``pat sync`` delivers them).
+        """
+        drainer = self._drainer
+        if drainer is not None and drainer.is_alive():
+            self._wake.set()  # retry now rather than after the current backoff
+            drainer.join(timeout=30.0 if timeout is None else max(0.0, timeout))
+        self._stop.set()
+        self._wake.set()
+        if drainer is not None:
+            drainer.join(timeout=5.0)
+        waiting = self.spool.pending_count() if self._stats.spooled or self._backlog else 0
+        with self._state:
+            self._stats.waiting = waiting
+        if waiting:
+            _log.warning(
+                "pat: %d metric points wait in %s (the store is unreachable); deliver them "
+                "with `pat sync %s`.",
+                waiting,
+                self.spool.directory,
+                self.spool.directory,
+            )
+        return waiting
+
+    @property
+    def stats(self) -> SpoolStats:
+        """A snapshot of the counters."""
+        with self._state:
+            return SpoolStats(**{**self._stats.__dict__, "outages": list(self._stats.outages)})
+
+
+def _masked(sink: Any) -> str:
+    from pat_skrl_mlflow._secrets import mask_uri
+
+    uri = getattr(getattr(sink, "client", None), "_tracking_client", None)
+    return mask_uri(str(getattr(uri, "tracking_uri", "") or ""))
+
+
+def spool_directory(agent: Any, run_id: str) -> Path:
+    """Where a run's spool lives: ``PAT_SPOOL_DIR``, else beside the agent's outputs."""
+    configured = os.environ.get(SPOOL_VARIABLE)
+    if configured:
+        return Path(configured)
+    experiment_dir = getattr(agent, "experiment_dir", None)
+    if experiment_dir:
+        return Path(experiment_dir) / SPOOL_DIRNAME
+    return Path.cwd() / SPOOL_DIRNAME / run_id
+
+
+def durable_sink(client: Any, run_id: str, agent: Any = None) -> Sink:
+    """The sink pat uses for a run: MLflow, spooled when the store is unreachable."""
+    from pat_skrl_mlflow._secrets import protect
+
+    protect(str(getattr(getattr(client, "_tracking_client", None), "tracking_uri", "")))
+    inner = MlflowSink(client, run_id)
+    return SpoolingSink(
+        inner,
+        Spool(spool_directory(agent, run_id)),
+        offline=run_id.startswith(OFFLINE_PREFIX),
+    )

@@ -1,0 +1,210 @@
+"""A durable local spool of metric points that the tracking store could not take (yet).
+
+Layout of a spool directory (``<experiment_dir>/pat_spool`` by default)::
+
+    points.jsonl   append-only, one JSON object per point:
+                   {"seq": 7, "run": "<run id>", "key": "...", "value": 1.0,
+                    "step": 40, "ts": 1700000000000}
+    delivered      {"seq": N}: every point with seq <= N is in the store
+                   (replaced atomically: written to a temporary file, fsynced, renamed)
+    run.json       the run the points belong to: tracking URI, run id (null until an
+                   offline run is created), experiment, run name, final status
+
+Crash safety: each batch is appended with one ``write`` and ``fsync``; a torn last line
+(the process died mid-write) is ignored on read. ``seq`` grows monotonically, so a point
+is delivered at most once: the ``delivered`` marker moves only after the store accepted
+every point up to it. A process lock (``flock`` on ``lock``) keeps a training process and
+``pat sync`` from draining the same spool at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pat_skrl_mlflow._sink import MetricPoint
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+__all__ = ["SPOOL_DIRNAME", "Spool", "SpooledPoint"]
+
+SPOOL_DIRNAME = "pat_spool"
+POINTS = "points.jsonl"
+DELIVERED = "delivered"
+RUN = "run.json"
+LOCK = "lock"
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledPoint:
+    """One point read back from a spool."""
+
+    seq: int
+    run_id: str
+    point: MetricPoint
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _json_value(value: float) -> float | str:
+    # JSON has no NaN/inf; keep them exact as strings float() reads back
+    return value if math.isfinite(value) else repr(value)
+
+
+class Spool:
+    """An append-only, crash-safe file of metric points waiting for the store.
+
+    Args:
+        directory: The spool directory (created on the first append).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.points_path = self.directory / POINTS
+        self._lock = threading.Lock()
+        self._next_seq: int | None = None
+
+    # --- writing -----------------------------------------------------------------------
+    def append(self, run_id: str, points: Sequence[MetricPoint]) -> int:
+        """Append ``points`` durably (one write, one fsync); returns the last seq used."""
+        with self._lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            seq = self._next() - 1
+            lines = []
+            for p in points:
+                seq += 1
+                record = {
+                    "seq": seq,
+                    "run": run_id,
+                    "key": p.key,
+                    "value": _json_value(p.value),
+                    "step": p.step,
+                    "ts": p.timestamp_ms,
+                }
+                lines.append(json.dumps(record, separators=(",", ":")) + "\n")
+            with self.points_path.open("a", encoding="utf-8") as handle:
+                handle.write("".join(lines))
+                handle.flush()
+                os.fsync(handle.fileno())
+            self._next_seq = seq + 1
+            return seq
+
+    def _next(self) -> int:
+        if self._next_seq is None:
+            last = max((p.seq for p in self._read_all()), default=0)
+            self._next_seq = max(last, self.delivered_seq()) + 1
+        return self._next_seq
+
+    # --- reading -----------------------------------------------------------------------
+    def _read_all(self) -> Iterator[SpooledPoint]:
+        try:
+            handle = self.points_path.open("r", encoding="utf-8")
+        except FileNotFoundError:
+            return
+        with handle:
+            for line in handle:
+                if not line.endswith("\n"):
+                    return  # torn last line: the writer died mid-append
+                try:
+                    record = json.loads(line)
+                    yield SpooledPoint(
+                        int(record["seq"]),
+                        str(record["run"]),
+                        MetricPoint(
+                            str(record["key"]),
+                            float(record["value"]),
+                            int(record["step"]),
+                            int(record["ts"]),
+                        ),
+                    )
+                except (ValueError, KeyError, TypeError):
+                    continue
+
+    def pending(self, limit: int | None = None) -> list[SpooledPoint]:
+        """Points not yet delivered, oldest first (at most ``limit``)."""
+        done = self.delivered_seq()
+        out: list[SpooledPoint] = []
+        for item in self._read_all():
+            if item.seq > done:
+                out.append(item)
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    def pending_count(self) -> int:
+        """How many points wait for delivery."""
+        done = self.delivered_seq()
+        return sum(1 for item in self._read_all() if item.seq > done)
+
+    def delivered_seq(self) -> int:
+        """The highest sequence number known to be in the store (0: none)."""
+        try:
+            return int(json.loads((self.directory / DELIVERED).read_text())["seq"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return 0
+
+    def mark_delivered(self, seq: int) -> None:
+        """Record (atomically) that every point up to ``seq`` is in the store."""
+        if seq > self.delivered_seq():
+            _atomic_write(self.directory / DELIVERED, json.dumps({"seq": seq}))
+
+    # --- run description ---------------------------------------------------------------
+    def run_info(self) -> dict[str, Any]:
+        """The contents of ``run.json`` ({} when absent)."""
+        try:
+            info = json.loads((self.directory / RUN).read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def update_run_info(self, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into ``run.json`` (atomically); returns the new contents."""
+        with self._lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            info = {**self.run_info(), **fields}
+            _atomic_write(self.directory / RUN, json.dumps(info, indent=1))
+            return info
+
+    @contextlib.contextmanager
+    def exclusive(self, *, blocking: bool = True) -> Iterator[bool]:
+        """Hold the spool's process lock; yields False when not blocking and it is taken."""
+        import fcntl
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / LOCK).open("a") as handle:
+            flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(handle.fileno(), flags)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -1,0 +1,168 @@
+"""Deliver a spool's waiting points to the store later (``pat sync``).
+
+Idempotent: points move to the store in sequence order and the spool's ``delivered``
+marker moves after each accepted request, so running it twice sends nothing the second
+time, and a sync cut short resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pat_skrl_mlflow._durable import _HTTP_DEFAULTS, OFFLINE_PREFIX, drain
+from pat_skrl_mlflow._secrets import mask_uri, protect
+from pat_skrl_mlflow._sink import MlflowSink, SinkUnavailable
+from pat_skrl_mlflow._spool import POINTS, SPOOL_DIRNAME, Spool
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pat_skrl_mlflow._sink import MetricPoint
+
+__all__ = ["SpoolBusy", "SyncResult", "find_spools", "sync_spool"]
+
+
+class SpoolBusy(Exception):  # noqa: N818 - reads as "the spool is busy"
+    """Another process (the training itself, another sync) is delivering this spool."""
+
+
+@dataclass
+class SyncResult:
+    """What one ``sync_spool`` did.
+
+    Attributes:
+        spool: The spool directory.
+        run_id: The run the points went to.
+        created_run: Whether the run was created now (an offline run).
+        delivered: Points stored by this sync.
+        rejected: Points the store refused (see ``rejections``).
+        waiting: Points still waiting afterwards.
+        rejections: Key -> the store's reason.
+    """
+
+    spool: Path
+    run_id: str | None
+    created_run: bool = False
+    delivered: int = 0
+    rejected: int = 0
+    waiting: int = 0
+    rejections: dict[str, str] = field(default_factory=dict)
+
+
+def find_spools(path: str | os.PathLike[str]) -> list[Path]:
+    """Spool directories at ``path``: itself if it is one, else every one below it."""
+    root = Path(path)
+    if (root / POINTS).is_file():
+        return [root]
+    if (root / SPOOL_DIRNAME / POINTS).is_file():
+        return [root / SPOOL_DIRNAME]
+    return sorted(p.parent for p in root.rglob(f"{SPOOL_DIRNAME}/**/{POINTS}"))
+
+
+def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = None) -> SyncResult:
+    """Deliver the waiting points of one spool.
+
+    Args:
+        directory: The spool directory.
+        tracking_uri: The store; default ``MLFLOW_TRACKING_URI``, else the (credential-free)
+            URI the spool recorded.
+
+    Returns:
+        What was delivered.
+
+    Raises:
+        SinkUnavailable: The store cannot be reached (nothing changed).
+        SpoolBusy: Another process is delivering this spool.
+        ValueError: No store is known for this spool.
+    """
+    from mlflow import MlflowClient
+
+    for name, value in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    spool = Spool(directory)
+    info = spool.run_info()
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or info.get("tracking_uri")
+    if not uri or "***" in str(uri):
+        raise ValueError(
+            f"no tracking URI for {spool.directory}: pass --tracking-uri or set "
+            "MLFLOW_TRACKING_URI (credentials are never stored in the spool)"
+        )
+    protect(str(uri))
+    client = MlflowClient(str(uri))
+    result = SyncResult(spool.directory, info.get("run_id"))
+    with spool.exclusive(blocking=False) as mine:
+        if not mine:
+            raise SpoolBusy(f"{spool.directory} is being delivered by another process")
+        if not spool.pending(limit=1):
+            _finish_run(client, spool.run_info())
+            return result
+        try:
+            client.search_experiments(max_results=1)
+        except Exception as exc:
+            raise SinkUnavailable(f"{mask_uri(str(uri))}: {_first_line(exc)}") from exc
+        if not result.run_id and info.get("resume_run"):
+            result.run_id = str(info["resume_run"])
+            info = spool.update_run_info(run_id=result.run_id)
+        if not result.run_id:
+            result.run_id = _create_run(client, info)
+            result.created_run = True
+            info = spool.update_run_info(run_id=result.run_id)
+            _replay(client, result.run_id, spool.directory, info)
+        run_id = result.run_id
+
+        def write(spooled_run: str, points: Sequence[MetricPoint]) -> None:
+            # offline points name a placeholder id: they belong to the run created now
+            target = run_id if spooled_run.startswith(OFFLINE_PREFIX) else spooled_run
+            MlflowSink(client, target).write(points)
+
+        drained = drain(spool, write)
+        result.delivered, result.rejected = drained.delivered, drained.rejected
+        result.rejections = drained.rejections
+        result.waiting = spool.pending_count()
+        if not result.waiting:
+            _finish_run(client, info)
+    return result
+
+
+def _create_run(client: Any, info: dict[str, Any]) -> str:
+    experiment_id = "0"
+    name = info.get("experiment")
+    if name:
+        found = client.get_experiment_by_name(name)
+        experiment_id = found.experiment_id if found else client.create_experiment(name)
+    tags = {str(k): str(v) for k, v in (info.get("tags") or {}).items()}
+    if info.get("offline_id"):
+        tags["pat.offline_id"] = str(info["offline_id"])
+    run = client.create_run(experiment_id, run_name=info.get("run_name"), tags=tags)
+    return str(run.info.run_id)
+
+
+def _replay(client: Any, run_id: str, directory: Path, info: dict[str, Any]) -> None:
+    """Params and artifacts an offline training kept in its spool."""
+    from mlflow.entities import Param
+
+    params = [Param(str(k), str(v)) for k, v in (info.get("params") or {}).items()]
+    for start in range(0, len(params), 100):
+        client.log_batch(run_id, params=params[start : start + 100])
+    artifacts = directory / "artifacts"
+    if artifacts.is_dir():
+        client.log_artifacts(run_id, str(artifacts))
+
+
+def _finish_run(client: Any, info: dict[str, Any]) -> None:
+    """Give the run the status training ended with, if the store never got it."""
+    status, run_id = info.get("status"), info.get("run_id")
+    if not status or not run_id or str(run_id).startswith(OFFLINE_PREFIX):
+        return
+    try:
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_terminated(run_id, status=status)
+    except Exception:  # the points are what matters; the status is best effort
+        return
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

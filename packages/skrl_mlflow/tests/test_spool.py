@@ -1,0 +1,118 @@
+"""The durable spool: crash-safe file, delivery marker, and the sink that falls back to it."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+from mlflow import MlflowClient
+
+from mlflow_server import free_port
+from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
+from pat_skrl_mlflow._durable import _HTTP_DEFAULTS, SpoolingSink, drain
+from pat_skrl_mlflow._secrets import mask_uri
+from pat_skrl_mlflow._spool import Spool
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    import pytest
+
+
+def _points(n: int, key: str = "loss", start: int = 0) -> list[MetricPoint]:
+    return [MetricPoint(key, float(i), start + i, 1_700_000_000_000 + i) for i in range(n)]
+
+
+def test_append_and_read_back_keep_order_values_and_special_floats(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    special = [
+        MetricPoint("a", math.nan, 1, 10),
+        MetricPoint("a", math.inf, 2, 11),
+        MetricPoint("a", -math.inf, 3, 12),
+    ]
+    assert spool.append("run1", _points(3)) == 3
+    assert spool.append("run1", special) == 6
+    read = spool.pending()
+    assert [p.seq for p in read] == [1, 2, 3, 4, 5, 6]
+    assert [p.point for p in read[:3]] == _points(3)
+    assert math.isnan(read[3].point.value)
+    assert read[4].point.value == math.inf
+    assert read[5].point.value == -math.inf
+    assert {p.run_id for p in read} == {"run1"}
+
+
+def test_torn_last_line_is_ignored_and_sequence_continues(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append("r", _points(2))
+    with spool.points_path.open("a") as handle:
+        handle.write('{"seq": 3, "run": "r", "key": "lo')  # the writer died mid-line
+    reopened = Spool(tmp_path)
+    assert [p.seq for p in reopened.pending()] == [1, 2]
+    assert reopened.pending_count() == 2
+
+
+def test_marker_survives_reopen_and_hides_delivered_points(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append("r", _points(5))
+    spool.mark_delivered(3)
+    spool.mark_delivered(2)  # never moves back
+    reopened = Spool(tmp_path)
+    assert reopened.delivered_seq() == 3
+    assert [p.seq for p in reopened.pending()] == [4, 5]
+    assert reopened.append("r", _points(1)) == 6
+
+
+def test_drain_stores_every_point_once_and_twice_adds_nothing(tmp_path: Path, store: str) -> None:
+    client = MlflowClient(store)
+    run_id = client.create_run("0").info.run_id
+    spool = Spool(tmp_path / "spool")
+    spool.append(run_id, _points(2500))
+    sink = MlflowSink(client, run_id)
+
+    def write(run: str, points: Sequence[MetricPoint]) -> None:
+        MlflowSink(client, run).write(points)
+
+    first = drain(spool, write)
+    second = drain(spool, write)
+    assert (first.delivered, second.delivered) == (2500, 0)
+    history = client.get_metric_history(run_id, "loss")
+    assert sorted((m.step, m.value, m.timestamp) for m in history) == [
+        (p.step, p.value, p.timestamp_ms) for p in _points(2500)
+    ]
+    assert sink.run_id == run_id
+
+
+def test_unreachable_store_spools_without_waiting_and_sync_delivers_later(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in _HTTP_DEFAULTS:  # the sink sets them process-wide: restore after the test
+        monkeypatch.delenv(name, raising=False)
+    run_id = MlflowClient(store).create_run("0").info.run_id
+    dead = MlflowClient(f"http://user:hunter2@127.0.0.1:{free_port()}")
+    spool = Spool(tmp_path / "spool")
+    sink = SpoolingSink(MlflowSink(dead, run_id), spool, backoff=0.05, max_backoff=0.2)
+    sender = BackgroundSender(sink, linger_seconds=0.0)
+    began = time.monotonic()
+    for window in range(20):
+        sender.submit(_points(100, start=window * 100))
+    submitted_in = time.monotonic() - began
+    assert sender.close(timeout=1.0)
+    stats = sink.stats
+    assert (stats.spooled, stats.waiting) == (2000, 2000), stats
+    assert sender.stats.failed == 0
+    assert sender.stats.dropped == 0
+    assert submitted_in < 5.0, "submitting must never wait for a dead store"
+    info = spool.run_info()
+    assert info["run_id"] == run_id
+    assert "hunter2" not in str(info)
+    result = drain(spool, lambda run, pts: MlflowSink(MlflowClient(store), run).write(pts))
+    assert result.delivered == 2000
+    assert len(MlflowClient(store).get_metric_history(run_id, "loss")) == 2000
+
+
+def test_mask_uri_hides_passwords_and_bare_tokens() -> None:
+    assert mask_uri("http://alice:s3cret@host:5000/p") == "http://alice:***@host:5000/p"
+    assert mask_uri("https://tok3n@host") == "https://***@host"
+    assert mask_uri("sqlite:///tmp/mlflow.db") == "sqlite:///tmp/mlflow.db"
