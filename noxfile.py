@@ -104,6 +104,8 @@ def build(session: nox.Session) -> None:
         session.run(
             "uv", "pip", "install", "--quiet", "--python", python,
             "--find-links", str(dist), "--constraint", str(constraints), str(wheel),
+            # the wheels are rebuilt with the same names: never take a cached older build
+            *(f"--refresh-package={name}" for name in PACKAGES.values()),
             external=True,
         )  # fmt: skip
         session.run(
