@@ -6,7 +6,17 @@ from typing import Annotated
 import typer
 
 from pat_cli._errors import fail
-from pat_cli._options import Experiment, TrackingUri
+from pat_cli._options import (
+    AgentCfg,
+    Algorithm,
+    Device,
+    Exclude,
+    Experiment,
+    MetricFilter,
+    MetricFilterFile,
+    Seed,
+    TrackingUri,
+)
 
 _HELP_INTERVAL = (
     "When MLflow is written: step, balanced (every 10 timesteps), rollout (once per rollout) "
@@ -26,22 +36,8 @@ def train(
             show_default=False,
         ),
     ] = None,
-    algorithm: Annotated[
-        str | None,
-        typer.Option(
-            "--algorithm",
-            help="Agent algorithm (case-insensitive), e.g. ppo, sac. Default: the task's own.",
-            show_default=False,
-        ),
-    ] = None,
-    agent_cfg: Annotated[
-        Path | None,
-        typer.Option(
-            "--agent-cfg",
-            help="A skrl runner config YAML (as Isaac Lab ships them) instead of the task's.",
-            show_default=False,
-        ),
-    ] = None,
+    algorithm: Algorithm = None,
+    agent_cfg: AgentCfg = None,
     num_envs: Annotated[
         int | None,
         typer.Option(
@@ -68,48 +64,12 @@ def train(
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed",
-            help="Seed of the agent and the env. Default: the config's.",
-            show_default=False,
-        ),
-    ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            "--device",
-            help="cpu, cuda or cuda:N. Default: cuda when there is a GPU.",
-            show_default=False,
-        ),
-    ] = None,
+    seed: Seed = None,
+    device: Device = None,
     log_interval: Annotated[str, typer.Option("--log-interval", help=_HELP_INTERVAL)] = "rollout",
-    metric_filter: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--metric-filter",
-            help="Log only metrics matching this name, glob or re:<regex> (repeatable). "
-            "Check patterns first with `pat dry-run filter`.",
-            show_default=False,
-        ),
-    ] = None,
-    metric_filter_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--metric-filter-file",
-            help="A file of --metric-filter patterns, one per line (# comments).",
-            show_default=False,
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--exclude",
-            help="Never log metrics matching this pattern (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
+    metric_filter: MetricFilter = None,
+    metric_filter_file: MetricFilterFile = None,
+    exclude: Exclude = None,
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
     run_name: Annotated[

@@ -8,7 +8,7 @@ import typer
 
 from pat_cli._console import console
 from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
-from pat_cli._options import Experiment, JsonOutput, TrackingUri
+from pat_cli._options import Exclude, Experiment, JsonOutput, TrackingUri
 
 if TYPE_CHECKING:
     from pat_cli._filter_report import Name
@@ -24,14 +24,7 @@ def filter_(
         ),
     ] = None,
     *,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--exclude",
-            help="Exclude pattern (repeatable); wins over includes.",
-            show_default=False,
-        ),
-    ] = None,
+    exclude: Exclude = None,
     run: Annotated[
         str | None,
         typer.Option(

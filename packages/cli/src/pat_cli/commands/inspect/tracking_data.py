@@ -1,14 +1,22 @@
 """``pat inspect tracking-data``: what an agent tracks, how pat would log it (no MLflow)."""
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pat_cli import _format
 from pat_cli._console import console
-from pat_cli._options import JsonOutput
+from pat_cli._options import (
+    AgentCfg,
+    Algorithm,
+    Device,
+    Exclude,
+    JsonOutput,
+    MetricFilter,
+    MetricFilterFile,
+    Seed,
+)
 
 
 def tracking_data(
@@ -19,20 +27,8 @@ def tracking_data(
             "--task", "-t", help="Task to roll out (see `pat tasks`).", show_default=False
         ),
     ],
-    algorithm: Annotated[
-        str | None,
-        typer.Option(
-            "--algorithm", help="Agent algorithm. Default: the task's.", show_default=False
-        ),
-    ] = None,
-    agent_cfg: Annotated[
-        Path | None,
-        typer.Option(
-            "--agent-cfg",
-            help="A skrl runner config YAML instead of the task's.",
-            show_default=False,
-        ),
-    ] = None,
+    algorithm: Algorithm = None,
+    agent_cfg: AgentCfg = None,
     timesteps: Annotated[
         int | None,
         typer.Option(
@@ -47,24 +43,11 @@ def tracking_data(
             "--num-envs", "-n", help="Parallel envs. Default: the task's.", show_default=False
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed.", show_default=False)] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu, cuda or cuda:N.", show_default=False)
-    ] = None,
-    metric_filter: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--metric-filter", help="Include pattern to check (repeatable).", show_default=False
-        ),
-    ] = None,
-    metric_filter_file: Annotated[
-        Path | None,
-        typer.Option("--metric-filter-file", help="File of include patterns.", show_default=False),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option("--exclude", help="Exclude pattern (repeatable).", show_default=False),
-    ] = None,
+    seed: Seed = None,
+    device: Device = None,
+    metric_filter: MetricFilter = None,
+    metric_filter_file: MetricFilterFile = None,
+    exclude: Exclude = None,
     json_output: JsonOutput = False,
 ) -> None:
     """Roll out a task briefly, without MLflow, and list every tag the agent tracks.
