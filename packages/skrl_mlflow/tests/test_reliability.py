@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import collections
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,12 +21,13 @@ from conftest import SCRIPTS
 from mlflow_server import MlflowServer
 from pat_skrl_mlflow._durable import drain
 from pat_skrl_mlflow._sink import MetricPoint, MlflowSink
+from pat_skrl_mlflow._spool import Spool
+from pat_skrl_mlflow._sync import sync_spool
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from pathlib import Path
 
-    from pat_skrl_mlflow._spool import Spool
 
 pytestmark = [pytest.mark.reliability, pytest.mark.server]
 
@@ -187,3 +190,61 @@ def test_signal_or_exception_at_a_random_step_stores_every_point(
     assert MlflowClient(shared_server).get_run(result["run_id"]).info.status == status
     FIGURES[f"{mode}-{seed}"] = {"produced": sum(produced.values()), "stored": sum(stored.values())}
     print("FIGURES", mode, seed, json.dumps(FIGURES[f"{mode}-{seed}"]))
+
+
+def test_second_ctrl_c_exits_at_once_and_sync_completes_the_run(
+    server: MlflowServer, tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    """A frozen server (SIGSTOP: connections accepted, never answered) while the run ends."""
+    work = tmp_path / "work"
+    work.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "outage_child.py"), server.url, str(work), "hang"],
+        cwd=work,
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert server.process is not None
+    frozen = server.process.pid
+    try:
+        _wait_for(work / "kill-now", child, 240)
+        os.killpg(frozen, signal.SIGSTOP)
+        _wait_for(work / "interrupted", child, 240)
+        time.sleep(2)  # the first Ctrl-C's flush now waits for the frozen server
+        assert child.poll() is None, "the first Ctrl-C alone must wait for the store"
+        pressed = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        output = child.communicate(timeout=30)[0]
+        exit_seconds = time.monotonic() - pressed
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.killpg(frozen, signal.SIGCONT)
+    assert child.returncode == 130, output[-3000:]
+    assert "interrupted again: exiting now" in output, output[-3000:]
+    assert exit_seconds < 5, exit_seconds
+    result = json.loads((work / "result.json").read_text())
+    spool = Spool(result["spool"])
+    info = spool.run_info()
+    assert info["status"] == "KILLED", info
+    assert info["end_pending"], info
+    waiting = spool.pending_count()
+    assert waiting > 0
+    # what the server took before it froze went straight in; everything else waits
+    synced = sync_spool(spool.directory, server.url)
+    assert synced.waiting == 0
+    assert synced.ended == "KILLED"
+    produced = produced_points(work)
+    stored = stored_points(server.url, result["run_id"])
+    assert stored == produced  # every point, once, at its step
+    assert MlflowClient(server.url).get_run(result["run_id"]).info.status == "KILLED"
+    assert sync_spool(spool.directory, server.url).delivered == 0  # idempotent
+    FIGURES["second-ctrl-c"] = {
+        "produced": sum(produced.values()),
+        "stored": sum(stored.values()),
+        "waiting_after_exit": waiting,
+        "exit_seconds_after_second_ctrl_c": round(exit_seconds, 2),
+    }
+    print("FIGURES", json.dumps(FIGURES["second-ctrl-c"]))

@@ -42,6 +42,8 @@ class TrainOutcome:
     points_filtered: int = 0
     points_dropped: int = 0
     points_failed: int = 0
+    points_waiting: int = 0
+    spool: str | None = None
     keys_logged: int = 0
     tags_filtered: tuple[str, ...] = ()
     rejections: dict[str, str] = field(default_factory=dict)
@@ -84,6 +86,12 @@ def summary_table(outcome: TrainOutcome) -> Table:
         else "",
     ]
     table.add_row("metrics logged", logged + "".join(f", {p}" for p in problems if p))
+    if outcome.points_waiting:
+        table.add_row(
+            "metrics waiting",
+            f"{outcome.points_waiting:,} points in {outcome.spool} (the store was unreachable): "
+            "`pat sync` delivers them",
+        )
     for key, reason in list(outcome.rejections.items())[:5]:
         table.add_row("  rejected", f"{key}: {reason}")
     table.add_row(
@@ -110,6 +118,8 @@ def next_commands(outcome: TrainOutcome) -> list[str]:
     uri = outcome.tracking_uri
     store = "" if uri == default_tracking_uri() else f" --tracking-uri {shlex.quote(uri)}"
     commands = []
+    if outcome.points_waiting and outcome.spool:
+        commands.append(f"pat sync {shlex.quote(outcome.spool)}{store}")
     if outcome.run_id:
         commands.append(f"pat inspect metrics {outcome.run_id}{store}")
     if uri.startswith(("sqlite:", "file:", "postgresql", "mysql", "mssql")):

@@ -3,7 +3,9 @@
 skrl's Runner, instrumented by pat-skrl-mlflow, with a progress bar, a summary and the next
 commands.
 
-Ctrl-C ends the run as KILLED after everything tracked so far is stored.
+Ctrl-C ends the run as KILLED after everything tracked so far is stored (or spooled, if
+the store is unreachable); a second Ctrl-C while it ends spools what is unsent and exits
+at once (130).
 """
 
 from __future__ import annotations
@@ -123,12 +125,18 @@ def train(plan: TrainPlan) -> int:
         status=status,
         agent=runner.agent,
     )
+    return _report(outcome)
+
+
+def _report(outcome: TrainOutcome) -> int:
+    """Print the summary and the next commands; returns the exit code."""
     console.print(summary_table(outcome))
     console.print("Next:", style="bold")
     for command in next_commands(outcome):
         console.print(f"  {command}", highlight=False, soft_wrap=True)
-    if status == "KILLED":
-        err_console.print("Interrupted: the run ended as KILLED; everything tracked was stored.")
+    if outcome.status == "KILLED":
+        kept = "stored or spooled" if outcome.points_waiting else "stored"
+        err_console.print(f"Interrupted: the run ended as KILLED; everything tracked was {kept}.")
         return INTERRUPTED
     return 0
 
@@ -266,11 +274,15 @@ def _outcome(
         points_filtered=summary.points_filtered,
         points_dropped=summary.points_dropped,
         points_failed=summary.points_failed,
+        points_waiting=summary.points_waiting,
+        spool=summary.spool,
         tags_filtered=tuple(summary.filtered_tags),
         rejections=dict(summary.rejections),
         unmatched=tuple(summary.unmatched),
         checkpoint=_latest_checkpoint(agent),
     )
+    if summary.points_waiting:  # the store is unreachable: don't wait for it again
+        return outcome
     try:
         latest = target.client.get_run(target.run_id).data.metrics
         history = target.client.get_metric_history(target.run_id, REWARD_KEY)

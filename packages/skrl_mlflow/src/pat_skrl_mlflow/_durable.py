@@ -170,7 +170,7 @@ class SpoolingSink:
         self.offline = offline
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self._state = threading.Lock()
+        self._state = threading.RLock()  # re-entrant: see keep()
         self._backlog = offline or spool.pending_count() > 0
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -275,6 +275,29 @@ class SpoolingSink:
             self._stats.outages[-1] = (self._stats.outages[-1][0], time.time())
 
     # --- end ---------------------------------------------------------------------------
+    def keep(self, points: Sequence[MetricPoint]) -> int:
+        """Spool ``points`` without trying the store (a forced exit); returns the waiting count.
+
+        Safe from a signal handler that interrupted a thread inside this sink: the locks
+        are re-entrant and each append is one fsynced write.
+        """
+        with self._state:
+            if points:
+                self._append(points)
+            self._backlog = True
+        self._stop.set()
+        self._wake.set()
+        return self.spool.pending_count()
+
+    def record_end(self, status: str) -> None:
+        """Note in the spool that the run must still be ended with ``status`` (by `pat sync`)."""
+        if self.offline:  # `pat sync` creates the run and gives it this status
+            self.spool.update_run_info(status=status)
+            return
+        if not self.spool.run_info():
+            self.spool.update_run_info(tracking_uri=_masked(self.inner))
+        self.spool.update_run_info(run_id=self.inner.run_id, status=status, end_pending=True)
+
     def close(self, timeout: float | None = 30.0) -> int:
         """Try to deliver the backlog for up to ``timeout`` seconds, then stop.
 

@@ -13,6 +13,7 @@ from pat_skrl_mlflow import _agent, _lifecycle
 from pat_skrl_mlflow._capture import CapturingDict, DiscardingDict
 from pat_skrl_mlflow._distributed import RankInfo, aggregate_across_ranks
 from pat_skrl_mlflow._durable import durable_sink
+from pat_skrl_mlflow._ending import end_run, forced_exit, spooling_sink
 from pat_skrl_mlflow._envinfo import EnvInfoGate
 from pat_skrl_mlflow._hooks import AgentHooks
 from pat_skrl_mlflow._names import make_mapper, skrl_aliases
@@ -23,8 +24,6 @@ from pat_skrl_mlflow._run import (
     RunTarget,
     default_tags,
     log_agent_config,
-    log_checkpoints,
-    log_metric_names,
     set_tags,
 )
 from pat_skrl_mlflow._sender import BackgroundSender
@@ -158,10 +157,17 @@ class Instrumentation:
     def summary(self) -> Summary:
         """Counters, names and unmatched patterns so far."""
         stats = self.sender.stats if self.sender is not None else None
+        sink = spooling_sink(self.sender)
+        spool = sink.stats if sink is not None else None
+        # the sender counts a spooled point as delivered; it is stored once the spool is
+        spooled = spool.spooled - spool.delivered_from_spool if spool else 0
         return Summary(
             run_id=self.run_id,
-            points_logged=stats.delivered if stats else 0,
-            points_rejected=stats.rejected if stats else 0,
+            points_logged=(stats.delivered - spooled) if stats else 0,
+            points_waiting=max(0, spooled - spool.rejected_from_spool) if spool else 0,
+            spool=str(spool.path) if spool and spool.spooled else None,
+            points_rejected=(stats.rejected if stats else 0)
+            + (spool.rejected_from_spool if spool else 0),
             points_filtered=self.pipeline.points_filtered,
             points_dropped=stats.dropped if stats else 0,
             points_failed=stats.failed if stats else 0,
@@ -341,17 +347,22 @@ class Instrumentation:
                 self._report_error("last window", exc)
             self.closed = True
         _lifecycle.unregister(self)
-        if self.sender is not None:
-            self.sender.close(self.flush_timeout)
         target = self.target
-        if target is not None:
-            log_metric_names(target, self.summary())
-        if target is not None and self.upload_checkpoints:
-            directory = getattr(self.agent, "experiment_dir", None)
-            if directory:
-                log_checkpoints(target, os.path.join(directory, "checkpoints"))
-        if target is not None and (target.owned or (end_foreign_run and target.active)):
-            target.end(status)  # type: ignore[arg-type]
+        with _lifecycle.ctrl_c_exits(lambda: forced_exit(target, self.sender, status)):
+            if self.sender is not None:
+                self.sender.close(self.flush_timeout)
+            if target is not None:
+                directory = getattr(self.agent, "experiment_dir", None)
+                end_run(
+                    target,
+                    self.sender,
+                    self.summary(),
+                    status,  # type: ignore[arg-type]
+                    checkpoints=os.path.join(directory, "checkpoints")
+                    if directory and self.upload_checkpoints
+                    else None,
+                    set_status=target.owned or (end_foreign_run and target.active),
+                )
         self.hooks.remove()
         if self._saved_write_interval is not None:
             self.agent.write_interval = self._saved_write_interval

@@ -6,6 +6,9 @@
 - ``SIGTERM``: a handler flushes, ends the runs as ``KILLED``, then hands the signal to
   the previous handler (by default the process still dies of ``SIGTERM``).
 
+- While a run ends (the flush, the last uploads): Ctrl-C — for most users the second
+  one — spools what is unsent and exits at once with code 130 (:func:`ctrl_c_exits`).
+
 Our ``atexit`` hook is registered after MLflow's own, so it runs first and MLflow's
 ``end_run`` at exit finds the run already ended with the right status.
 """
@@ -13,6 +16,7 @@ Our ``atexit`` hook is registered after MLflow's own, so it runs first and MLflo
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -21,14 +25,16 @@ import threading
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from types import FrameType, TracebackType
 
-__all__ = ["register", "unregister"]
+__all__ = ["FORCED_EXIT_CODE", "ctrl_c_exits", "register", "unregister"]
 
 _log = logging.getLogger("pat_skrl_mlflow")
 
 Status = Literal["FINISHED", "FAILED", "KILLED"]
+FORCED_EXIT_CODE = 130
+"""The exit code of a process a Ctrl-C ended while pat was ending its run (128 + SIGINT)."""
 
 
 class Finishable(Protocol):
@@ -112,3 +118,38 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         return
     signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def ctrl_c_exits(keep: Callable[[], str]) -> Iterator[None]:
+    """While the block runs, Ctrl-C calls ``keep`` and ends the process at once.
+
+    ``keep`` saves what must not be lost (fast, local) and returns a line to print. The
+    process then exits with :data:`FORCED_EXIT_CODE` without running exit hooks: the
+    flush or upload it interrupted may be waiting on an unreachable store. Only on the
+    main thread (where Python runs signal handlers); elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_now(signum: int, frame: FrameType | None) -> None:
+        try:
+            message = keep()
+        except BaseException as exc:  # exit anyway: the user asked twice
+            message = f"pat: interrupted again: exiting now; saving unsent points failed: {exc!r}"
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        os._exit(FORCED_EXIT_CODE)
+
+    try:
+        previous = signal.signal(signal.SIGINT, exit_now)
+    except (ValueError, OSError):  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -26,6 +26,9 @@ class Summary:
     Attributes:
         run_id: The MLflow run written to (None on ranks that do not write).
         points_logged: Metric points the store accepted.
+        points_waiting: Points waiting in the spool for the store (``pat sync`` delivers
+            them once the run is over).
+        spool: The spool directory, when any point went through it.
         points_rejected: Points the store refused (see ``rejections``).
         points_filtered: Points not sent because the filter excluded their key.
         points_dropped: Points dropped because the sender's queue was full.
@@ -49,6 +52,8 @@ class Summary:
     points_failed: int
     points_pending: int
     windows: int
+    points_waiting: int = 0
+    spool: str | None = None
     tag_table: dict[str, str] = field(default_factory=dict)
     filtered_tags: tuple[str, ...] = ()
     skipped_tags: dict[str, str] = field(default_factory=dict)
@@ -68,6 +73,9 @@ class Summary:
             f"{self.points_dropped} dropped (queue full)" if self.points_dropped else "",
             f"{self.points_failed} not stored (store unavailable)" if self.points_failed else "",
             f"{self.points_pending} still pending" if self.points_pending else "",
+            f"{self.points_waiting} waiting in {self.spool} (deliver with `pat sync {self.spool}`)"
+            if self.points_waiting
+            else "",
         ]
         if any(problems):
             lines.append("pat: " + ", ".join(p for p in problems if p))

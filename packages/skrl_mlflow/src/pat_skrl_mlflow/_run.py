@@ -72,10 +72,14 @@ class RunTarget:
         run = mlflow.active_run()
         return self.fluent and run is not None and run.info.run_id == self.run_id
 
-    def end(self, status: RunStatus) -> None:
-        """End the run with ``status`` (once; errors are logged, never raised)."""
+    def end(self, status: RunStatus) -> bool:
+        """End the run with ``status`` (once; errors are logged, never raised).
+
+        Returns:
+            False when the store could not record it (the run stays ``RUNNING`` there).
+        """
         if self.ended:
-            return
+            return True
         self.ended = True
         import mlflow
 
@@ -86,6 +90,8 @@ class RunTarget:
                 self.client.set_terminated(self.run_id, status=status)
         except Exception as exc:
             _log.warning("pat: could not end MLflow run %s as %s: %s", self.run_id, status, exc)
+            return False
+        return True
 
 
 def start_run(
@@ -284,9 +290,9 @@ def log_agent_config(target: RunTarget, config: Mapping[str, Any]) -> int:
     return logged
 
 
-def log_metric_names(target: RunTarget, summary: Any) -> None:
-    """Log ``pat/metric_names.json``: tag -> key, filtered tags, unmatched patterns."""
-    names = {
+def metric_names(summary: Any) -> dict[str, Any]:
+    """The contents of ``pat/metric_names.json``: tag -> key, filtered, unmatched, rejected."""
+    return {
         "tag_to_key": dict(sorted(summary.tag_table.items())),
         "filtered_tags": sorted(summary.filtered_tags),
         "unmatched_patterns": [
@@ -295,8 +301,12 @@ def log_metric_names(target: RunTarget, summary: Any) -> None:
         ],
         "rejected": dict(summary.rejections),
     }
+
+
+def log_metric_names(target: RunTarget, summary: Any) -> None:
+    """Log ``pat/metric_names.json`` (see :func:`metric_names`)."""
     try:
-        target.client.log_dict(target.run_id, names, "pat/metric_names.json")
+        target.client.log_dict(target.run_id, metric_names(summary), "pat/metric_names.json")
     except Exception as exc:
         _log.warning("pat: metric name table not logged: %s", _first_line(exc))
 

@@ -109,6 +109,7 @@ class BackgroundSender:
         self._cond = threading.Condition()
         self._stats = SenderStats()
         self._in_flight = 0
+        self._in_flight_batch: list[MetricPoint] = []
         self._closing = False
         self._deadline: float | None = None  # while flushing: give up retrying after this
         self._warned_drop = False
@@ -192,6 +193,21 @@ class BackgroundSender:
                 _log.warning("pat: closing the metric sink failed: %r", exc)
         return done
 
+    def abandon(self) -> list[MetricPoint]:
+        """Stop now: take every point not yet stored, without waiting for the store.
+
+        For a forced exit. The points are those queued and those of the request in
+        flight (which the store may or may not have taken: resending identical points
+        stores nothing new in MLflow's SQL stores). They are counted as failed.
+        """
+        with self._cond:
+            self._closing = True
+            points = [*self._in_flight_batch, *self._queue]
+            self._queue.clear()
+            self._stats.failed += len(points)
+            self._cond.notify_all()
+            return points
+
     @property
     def stats(self) -> SenderStats:
         """A snapshot of the counters."""
@@ -231,10 +247,13 @@ class BackgroundSender:
                 if not self._queue and self._closing:
                     return
                 self._linger()
+                if not self._queue:  # abandon() took them while this thread lingered
+                    continue
                 batch = [
                     self._queue.popleft() for _ in range(min(len(self._queue), self.sink.max_batch))
                 ]
                 self._in_flight = len(batch)
+                self._in_flight_batch = batch
                 self._cond.notify_all()  # room freed for a waiting submit
             try:
                 self._deliver(batch)
@@ -243,6 +262,7 @@ class BackgroundSender:
             finally:
                 with self._cond:
                     self._in_flight = 0
+                    self._in_flight_batch = []
                     self._cond.notify_all()
 
     def _linger(self) -> None:

@@ -11,10 +11,13 @@ Layout of a spool directory (``<experiment_dir>/pat_spool`` by default)::
                    offline run is created), experiment, run name, final status
 
 Crash safety: each batch is appended with one ``write`` and ``fsync``; a torn last line
-(the process died mid-write) is ignored on read. ``seq`` grows monotonically, so a point
-is delivered at most once: the ``delivered`` marker moves only after the store accepted
-every point up to it. A process lock (``flock`` on ``lock``) keeps a training process and
-``pat sync`` from draining the same spool at once.
+(the process died mid-write) is ignored on read, and the next append starts on a new line.
+``seq`` grows monotonically and the ``delivered`` marker moves only after the store
+accepted every point up to it, so a point is sent again only if the process died between
+the store's answer and the marker's update; MLflow's SQL stores keep one row for identical
+(key, value, step, timestamp), and points keep their timestamps, so that resend stores
+nothing new. A process lock (``flock`` on ``lock``) keeps a training process and ``pat
+sync`` from draining the same spool at once.
 """
 
 from __future__ import annotations
@@ -72,6 +75,12 @@ def _atomic_write(path: Path, text: str) -> None:
             os.close(dir_fd)
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
 def _json_value(value: float) -> float | str:
     # JSON has no NaN/inf; keep them exact as strings float() reads back
     return value if math.isfinite(value) else repr(value)
@@ -87,8 +96,13 @@ class Spool:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self.points_path = self.directory / POINTS
-        self._lock = threading.Lock()
+        # re-entrant: a forced exit (second Ctrl-C) may spool from a signal handler that
+        # interrupted this thread inside a spool call
+        self._lock = threading.RLock()
         self._next_seq: int | None = None
+        # (byte offset, seq): every line before the offset has a seq <= seq, which was
+        # delivered; reading pending points starts there instead of at the file's start
+        self._skip: tuple[int, int] = (0, 0)
 
     # --- writing -----------------------------------------------------------------------
     def append(self, run_id: str, points: Sequence[MetricPoint]) -> int:
@@ -109,6 +123,8 @@ class Spool:
                 }
                 lines.append(json.dumps(record, separators=(",", ":")) + "\n")
             with self.points_path.open("a", encoding="utf-8") as handle:
+                if handle.tell() and not _ends_with_newline(self.points_path):
+                    lines.insert(0, "\n")  # close a torn line so this batch stays readable
                 handle.write("".join(lines))
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -117,23 +133,28 @@ class Spool:
 
     def _next(self) -> int:
         if self._next_seq is None:
-            last = max((p.seq for p in self._read_all()), default=0)
+            last = max((p.seq for _, p in self._read_from(0)), default=0)
             self._next_seq = max(last, self.delivered_seq()) + 1
         return self._next_seq
 
     # --- reading -----------------------------------------------------------------------
-    def _read_all(self) -> Iterator[SpooledPoint]:
+    def _read_from(self, offset: int) -> Iterator[tuple[int, SpooledPoint]]:
+        """(offset after the line, point) for each complete, valid line from ``offset``."""
         try:
-            handle = self.points_path.open("r", encoding="utf-8")
+            handle = self.points_path.open("rb")
         except FileNotFoundError:
             return
         with handle:
+            if offset > os.fstat(handle.fileno()).st_size:
+                offset = 0  # the file was replaced: the hint is stale
+            handle.seek(offset)
             for line in handle:
-                if not line.endswith("\n"):
+                offset += len(line)
+                if not line.endswith(b"\n"):
                     return  # torn last line: the writer died mid-append
                 try:
                     record = json.loads(line)
-                    yield SpooledPoint(
+                    point = SpooledPoint(
                         int(record["seq"]),
                         str(record["run"]),
                         MetricPoint(
@@ -144,14 +165,30 @@ class Spool:
                         ),
                     )
                 except (ValueError, KeyError, TypeError):
-                    continue
+                    continue  # a torn line closed by a later append
+                yield offset, point
+
+    def _undelivered(self) -> Iterator[SpooledPoint]:
+        """Points after the ``delivered`` marker, oldest first.
+
+        Lines are in ``seq`` order, so the delivered ones form a prefix of the file: its
+        length is remembered and later reads skip it (a long drain reads the file once).
+        """
+        done = self.delivered_seq()
+        offset, seq = self._skip
+        if seq > done:
+            offset = 0
+        for end, item in self._read_from(offset):
+            if item.seq <= done:
+                self._skip = (end, done)
+                continue
+            yield item
 
     def pending(self, limit: int | None = None) -> list[SpooledPoint]:
         """Points not yet delivered, oldest first (at most ``limit``)."""
-        done = self.delivered_seq()
         out: list[SpooledPoint] = []
-        for item in self._read_all():
-            if item.seq > done:
+        with self._lock:
+            for item in self._undelivered():
                 out.append(item)
                 if limit is not None and len(out) >= limit:
                     break
@@ -159,8 +196,8 @@ class Spool:
 
     def pending_count(self) -> int:
         """How many points wait for delivery."""
-        done = self.delivered_seq()
-        return sum(1 for item in self._read_all() if item.seq > done)
+        with self._lock:
+            return sum(1 for _ in self._undelivered())
 
     def delivered_seq(self) -> int:
         """The highest sequence number known to be in the store (0: none)."""

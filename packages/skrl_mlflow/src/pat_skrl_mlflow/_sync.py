@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pat_skrl_mlflow._durable import _HTTP_DEFAULTS, OFFLINE_PREFIX, drain
 from pat_skrl_mlflow._secrets import mask_uri, protect
 from pat_skrl_mlflow._sink import MlflowSink, SinkUnavailable
-from pat_skrl_mlflow._spool import POINTS, SPOOL_DIRNAME, Spool
+from pat_skrl_mlflow._spool import POINTS, RUN, SPOOL_DIRNAME, Spool
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -41,6 +41,8 @@ class SyncResult:
         rejected: Points the store refused (see ``rejections``).
         waiting: Points still waiting afterwards.
         rejections: Key -> the store's reason.
+        ended: The status this sync gave the run (its training ended while the store
+            was unreachable), else None.
     """
 
     spool: Path
@@ -50,16 +52,23 @@ class SyncResult:
     rejected: int = 0
     waiting: int = 0
     rejections: dict[str, str] = field(default_factory=dict)
+    ended: str | None = None
+
+
+def _is_spool(directory: Path) -> bool:
+    # run.json alone: no point waits, but the run's end does (the store was down then)
+    return (directory / POINTS).is_file() or (directory / RUN).is_file()
 
 
 def find_spools(path: str | os.PathLike[str]) -> list[Path]:
     """Spool directories at ``path``: itself if it is one, else every one below it."""
     root = Path(path)
-    if (root / POINTS).is_file():
+    if _is_spool(root):
         return [root]
-    if (root / SPOOL_DIRNAME / POINTS).is_file():
+    if _is_spool(root / SPOOL_DIRNAME):
         return [root / SPOOL_DIRNAME]
-    return sorted(p.parent for p in root.rglob(f"{SPOOL_DIRNAME}/**/{POINTS}"))
+    found = {p.parent for name in (POINTS, RUN) for p in root.rglob(f"{SPOOL_DIRNAME}/**/{name}")}
+    return sorted(found)
 
 
 def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = None) -> SyncResult:
@@ -96,13 +105,16 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
     with spool.exclusive(blocking=False) as mine:
         if not mine:
             raise SpoolBusy(f"{spool.directory} is being delivered by another process")
-        if not spool.pending(limit=1):
-            _finish_run(client, spool.run_info())
+        pending = bool(spool.pending(limit=1))
+        if pending or info.get("end_pending"):
+            try:
+                client.search_experiments(max_results=1)
+            except Exception as exc:
+                raise SinkUnavailable(f"{mask_uri(str(uri))}: {_first_line(exc)}") from exc
+        if not pending:
+            _upload_pending(client, spool)
+            result.ended = _finish_run(client, spool)
             return result
-        try:
-            client.search_experiments(max_results=1)
-        except Exception as exc:
-            raise SinkUnavailable(f"{mask_uri(str(uri))}: {_first_line(exc)}") from exc
         if not result.run_id and info.get("resume_run"):
             result.run_id = str(info["resume_run"])
             info = spool.update_run_info(run_id=result.run_id)
@@ -123,7 +135,8 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
         result.rejections = drained.rejections
         result.waiting = spool.pending_count()
         if not result.waiting:
-            _finish_run(client, info)
+            _upload_pending(client, spool)
+            result.ended = _finish_run(client, spool)
     return result
 
 
@@ -152,16 +165,41 @@ def _replay(client: Any, run_id: str, directory: Path, info: dict[str, Any]) -> 
         client.log_artifacts(run_id, str(artifacts))
 
 
-def _finish_run(client: Any, info: dict[str, Any]) -> None:
-    """Give the run the status training ended with, if the store never got it."""
+def _upload_pending(client: Any, spool: Spool) -> None:
+    """Artifacts an online run could not upload at its end (the store was down then)."""
+    info = spool.run_info()
+    run_id = info.get("run_id")
+    if not info.get("artifacts_pending") or not run_id:
+        return
+    artifacts = spool.directory / "artifacts"
+    if artifacts.is_dir():
+        client.log_artifacts(run_id, str(artifacts))
+    checkpoints = info.get("checkpoints")
+    if checkpoints and Path(checkpoints).is_dir() and any(Path(checkpoints).iterdir()):
+        client.log_artifacts(run_id, str(checkpoints), "checkpoints")
+    spool.update_run_info(artifacts_pending=False)
+
+
+def _finish_run(client: Any, spool: Spool) -> str | None:
+    """Give the run the status training ended with, if the store never got it.
+
+    Returns:
+        The status set now, or None (nothing to set, or the store still unreachable:
+        the spool keeps asking for it).
+    """
+    info = spool.run_info()
     status, run_id = info.get("status"), info.get("run_id")
     if not status or not run_id or str(run_id).startswith(OFFLINE_PREFIX):
-        return
+        return None
     try:
-        if client.get_run(run_id).info.status == "RUNNING":
-            client.set_terminated(run_id, status=status)
+        if client.get_run(run_id).info.status != "RUNNING":
+            spool.update_run_info(end_pending=False)
+            return None
+        client.set_terminated(run_id, status=status)
     except Exception:  # the points are what matters; the status is best effort
-        return
+        return None
+    spool.update_run_info(end_pending=False)
+    return str(status)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -6,8 +6,11 @@ Test-only hooks (files in WORKDIR): every point pat hands to its sender is appen
 ``produced.jsonl`` first (the independent record); at step KILL_AT the child writes
 ``kill-now`` and trains on; at step HOLD_AT it waits (at most 180 s) for ``resume`` so the
 outage is surely mid-training. MODE ``outage`` (default) trains to the end; ``sigterm``,
-``sigint`` or ``exception`` end the process at a step drawn from SEED. ``result.json``
-holds the run id and the spool's counters.
+``sigint`` or ``exception`` end the process at a step drawn from SEED; ``hang`` writes
+``kill-now`` at KILL_AT too (the test freezes the server: it accepts connections and never
+answers), trains on and at HANG_END interrupts itself (Ctrl-C), writing ``interrupted``
+first, so the test can press Ctrl-C a second time while pat waits for the frozen server.
+``result.json`` holds the run id and the spool's counters.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from skrl_mlflow_support import make_runner, runner_cfg, vector_env
 TIMESTEPS = 1500
 KILL_AT = 200
 HOLD_AT = 900
+HANG_END = 500
 
 
 def main(uri: str, workdir: str, mode: str = "outage", seed: str = "0") -> None:
@@ -51,19 +55,24 @@ def main(uri: str, workdir: str, mode: str = "outage", seed: str = "0") -> None:
         submit(points)
 
     handle.sender.submit = recording_submit  # type: ignore[method-assign]
-    end_at = random.Random(int(seed)).randrange(50, TIMESTEPS - 50) if mode != "outage" else -1
+    seeded = mode not in ("outage", "hang")
+    end_at = random.Random(int(seed)).randrange(50, TIMESTEPS - 50) if seeded else -1
     instrumented = agent.post_interaction
 
     def post_interaction(*, timestep: int, timesteps: int) -> None:
         instrumented(timestep=timestep, timesteps=timesteps)
         step = timestep + 1
-        if mode == "outage" and step == KILL_AT:
+        if mode in ("outage", "hang") and step == KILL_AT:
             handle.flush(60)  # what came before the outage went straight to the store
             (work / "kill-now").write_text(str(time.time()))
         if mode == "outage" and step == HOLD_AT:
             deadline = time.monotonic() + 180
             while not (work / "resume").exists() and time.monotonic() < deadline:
                 time.sleep(0.1)
+        if mode == "hang" and step == HANG_END:
+            _write_result(work, handle)
+            (work / "interrupted").write_text(str(time.time()))
+            os.kill(os.getpid(), signal.SIGINT)
         if step == end_at:
             _write_result(work, handle)
             if mode == "exception":

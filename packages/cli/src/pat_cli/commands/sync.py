@@ -64,6 +64,7 @@ def sync(
                 "delivered": r.delivered,
                 "rejected": r.rejected,
                 "waiting": r.waiting,
+                "ended": r.ended,
             }
             for r in results
         ]
@@ -73,8 +74,9 @@ def sync(
         what = f"delivered {r.delivered:,} points" if r.delivered else "nothing waiting"
         created = " (run created now)" if r.created_run else ""
         extra = f", {r.rejected:,} rejected by the store" if r.rejected else ""
+        ended = f"; the run ended as {r.ended}" if r.ended else ""
         console.print(
-            f"{r.spool}: {what} to run {r.run_id}{created}{extra}"
+            f"{r.spool}: {what} to run {r.run_id}{created}{extra}{ended}"
             + (f"; {r.waiting:,} still waiting" if r.waiting else ""),
             highlight=False,
             soft_wrap=True,

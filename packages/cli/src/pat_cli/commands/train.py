@@ -100,6 +100,9 @@ def train(
 ) -> None:
     """Train a skrl agent on an Isaac Lab or gymnasium task, every metric going to MLflow.
 
+    Ctrl-C stops training and ends the run as KILLED once everything tracked is stored; a
+    second Ctrl-C exits at once, leaving what is unsent in the run's spool for `pat sync`.
+
     Example: pat train --task Isaac-Cartpole-v0 --log-interval rollout
     """
     if list_tasks:

@@ -1,0 +1,106 @@
+"""How a run ends when the store is unreachable at the end: the spool keeps the rest."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from mlflow import MlflowClient
+
+from mlflow_server import free_port
+from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
+from pat_skrl_mlflow._durable import _HTTP_DEFAULTS, SpoolingSink
+from pat_skrl_mlflow._ending import end_run, forced_exit
+from pat_skrl_mlflow._report import Summary
+from pat_skrl_mlflow._run import RunTarget
+from pat_skrl_mlflow._spool import Spool
+from pat_skrl_mlflow._sync import find_spools, sync_spool
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+
+def _summary(run_id: str) -> Summary:
+    return Summary(
+        run_id=run_id,
+        points_logged=0,
+        points_rejected=0,
+        points_filtered=0,
+        points_dropped=0,
+        points_failed=0,
+        points_pending=0,
+        windows=3,
+        tag_table={"Loss / Policy loss": "Loss/Policy_loss"},
+    )
+
+
+def _unreachable(run_id: str, spool: Spool) -> BackgroundSender:
+    dead = MlflowClient(f"http://127.0.0.1:{free_port()}")
+    sink = SpoolingSink(MlflowSink(dead, run_id), spool, backoff=0.05, max_backoff=0.1)
+    return BackgroundSender(sink, linger_seconds=0.0)
+
+
+def test_store_down_at_the_end_leaves_names_checkpoints_and_status_to_sync(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in _HTTP_DEFAULTS:
+        monkeypatch.delenv(name, raising=False)
+    client = MlflowClient(store)
+    run_id = client.create_run("0").info.run_id
+    checkpoints = tmp_path / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "agent_100.pt").write_bytes(b"weights")
+    spool = Spool(tmp_path / "run" / "pat_spool")
+    sender = _unreachable(run_id, spool)
+    sender.submit([MetricPoint("loss", float(i), i, 1_700_000_000_000 + i) for i in range(50)])
+    sender.close(timeout=1.0)
+    # the run's own target: the store it was created in (reachable for the check below)
+    target = RunTarget(run_id, store, owned=True, client=MlflowClient(store))
+    summary = _summary(run_id)
+    end_run(target, sender, summary, "FAILED", checkpoints=str(checkpoints), set_status=True)
+
+    info = spool.run_info()
+    assert info["status"] == "FAILED"
+    assert info["end_pending"] is True
+    assert info["artifacts_pending"] is True
+    assert info["checkpoints"] == str(checkpoints)
+    assert client.get_run(run_id).info.status == "RUNNING"  # nothing was tried on the store
+    assert find_spools(tmp_path) == [spool.directory]
+
+    result = sync_spool(spool.directory, store)
+    assert (result.delivered, result.waiting, result.ended) == (50, 0, "FAILED")
+    assert client.get_run(run_id).info.status == "FAILED"
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert artifacts == {"pat", "checkpoints"}
+    names_file = client.download_artifacts(run_id, "pat/metric_names.json", str(tmp_path))
+    with open(names_file) as handle:
+        assert json.load(handle)["tag_to_key"] == {"Loss / Policy loss": "Loss/Policy_loss"}
+    again = sync_spool(spool.directory, store)
+    assert (again.delivered, again.ended) == (0, None)
+
+
+def test_forced_exit_spools_queued_points_and_notes_the_status(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in _HTTP_DEFAULTS:
+        monkeypatch.delenv(name, raising=False)
+    client = MlflowClient(store)
+    run_id = client.create_run("0").info.run_id
+    spool = Spool(tmp_path / "pat_spool")
+    dead = MlflowClient(f"http://127.0.0.1:{free_port()}")
+    sink = SpoolingSink(MlflowSink(dead, run_id), spool)
+    sender = BackgroundSender(sink, linger_seconds=60.0)  # nothing leaves the queue
+    points = [MetricPoint("reward", float(i), i, 1_700_000_000_000 + i) for i in range(300)]
+    sender.submit(points)
+    target = RunTarget(run_id, store, owned=True, client=client)
+
+    message = forced_exit(target, sender, "FINISHED")
+
+    assert f"300 metric points wait in {spool.directory}" in message
+    assert "ends the run as KILLED" in message
+    assert [item.point for item in spool.pending()] == points
+    assert spool.run_info()["status"] == "KILLED"
+    assert sync_spool(spool.directory, store).ended == "KILLED"
+    assert len(client.get_metric_history(run_id, "reward")) == 300
