@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from _common import ROOT, Row, interleave, median, result
+from _server import mlflow_server
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -86,21 +87,27 @@ class _Trainer:
         runner.run()
         return time.perf_counter() - start
 
-    def instrumented(self) -> float:
+    def instrumented(self, server: str | None = None) -> float:
+        """Train with pat: a fresh sqlite store per sample, or a run on ``server`` (HTTP)."""
         from pat_skrl_mlflow import instrument
 
         runner, _, directory = self._runner()
-        store = directory / "mlflow.db"
-        shutil.copyfile(self.template, store)  # schema creation is a one-off, not per run
+        if server is None:
+            store = directory / "mlflow.db"
+            shutil.copyfile(self.template, store)  # schema creation is a one-off, not per run
         start = time.perf_counter()
         handle = instrument(
-            runner.agent, interval="rollout", tracking_uri=f"sqlite:///{store}", run="new"
+            runner.agent,
+            interval="rollout",
+            tracking_uri=server or f"sqlite:///{store}",
+            run="new",
         )
         loop_start = time.perf_counter()
         runner.run()
         loop = time.perf_counter() - loop_start
         summary = handle.close()
-        self.totals.append(time.perf_counter() - start)
+        if server is None:
+            self.totals.append(time.perf_counter() - start)
         assert summary.points_logged > 0, summary
         return loop
 
@@ -153,10 +160,20 @@ def _stall(trainer: _Trainer) -> dict[str, Any]:
     return stats
 
 
-def _variant(label: str, trainer: _Trainer, repeats: int) -> tuple[list[Row], dict[str, Any]]:
-    samples = interleave({"pat": trainer.instrumented, "plain": trainer.plain}, repeats)
+def _variant(
+    label: str, trainer: _Trainer, repeats: int, server: str
+) -> tuple[list[Row], dict[str, Any]]:
+    samples = interleave(
+        {
+            "pat": trainer.instrumented,
+            "pat_http": functools.partial(trainer.instrumented, server),
+            "plain": trainer.plain,
+        },
+        repeats,
+    )
     totals = trainer.totals[-repeats:]
     pat, plain = median(samples["pat"]), median(samples["plain"])
+    pat_http = median(samples["pat_http"])
     stall = _stall(trainer)
     worst = max(stall.values(), key=lambda s: s["max_s"])
     worst_name = next(n for n, s in stall.items() if s is worst)
@@ -171,6 +188,17 @@ def _variant(label: str, trainer: _Trainer, repeats: int) -> tuple[list[Row], di
             goal="ratio <= 1.02",
             met=pat / plain <= 1.02,
             samples=samples["pat"],
+            baseline_samples=samples["plain"],
+        ),
+        Row(
+            f"{label}: training loop, instrumented (rollout, local `mlflow server` over HTTP)",
+            pat_http,
+            "not instrumented",
+            plain,
+            "s",
+            goal="ratio <= 1.02",
+            met=pat_http / plain <= 1.02,
+            samples=samples["pat_http"],
             baseline_samples=samples["plain"],
         ),
         Row(
@@ -215,16 +243,20 @@ def run(quick: bool) -> dict[str, Any]:
         f"one torch thread; interleaved, median of {repeats} after one discarded round.",
         "Instrumented time includes `instrument()` (run creation, config params and YAML) and "
         "`close()` (last window, flush, run end); each sample has its own sqlite store, copied "
-        "from an initialised empty one (schema creation is a one-off).",
+        "from an initialised empty one (schema creation is a one-off). The HTTP variant logs "
+        "to one local `mlflow server --workers 1` (sqlite backend), a new run per sample.",
         "Worst stall: the longest single call of pat's hook callbacks (capture of a tracked "
         "value, env info, window end with reduce + submit to the background sender), "
         "measured in one extra instrumented run with timers around them.",
     ]
-    with tempfile.TemporaryDirectory(prefix="pat-bench-training-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="pat-bench-training-") as tmp,
+        mlflow_server(Path(tmp)) as server,
+    ):
         trainer = _Trainer(lambda: _gym_env(64), base, Path(tmp) / "cartpole")
-        new_rows, stalls["CartPole-v1"] = _variant("CartPole-v1, 64 envs", trainer, repeats)
+        new_rows, stalls["CartPole-v1"] = _variant("CartPole-v1, 64 envs", trainer, repeats, server)
         rows += new_rows
-        isaac_rows, isaac_note = _isaac(quick, Path(tmp), repeats, stalls)
+        isaac_rows, isaac_note = _isaac(quick, Path(tmp), repeats, stalls, server)
         rows += isaac_rows
         notes.append(isaac_note)
     return result(
@@ -238,7 +270,9 @@ def run(quick: bool) -> dict[str, Any]:
     )
 
 
-def _isaac(quick: bool, root: Path, repeats: int, stalls: dict[str, Any]) -> tuple[list[Row], str]:
+def _isaac(
+    quick: bool, root: Path, repeats: int, stalls: dict[str, Any], server: str
+) -> tuple[list[Row], str]:
     from pat_env_metrics.kitless import isaaclab_available
 
     if quick:
@@ -258,7 +292,9 @@ def _isaac(quick: bool, root: Path, repeats: int, stalls: dict[str, Any]) -> tup
     # skrl's Runner takes the device from the env (CPU here)
     trainer = _Trainer(lambda: env, cfg, root / "isaac")
     try:
-        rows, stalls["Isaac-Cartpole"] = _variant("Isaac-Cartpole, 64 envs, CPU", trainer, repeats)
+        rows, stalls["Isaac-Cartpole"] = _variant(
+            "Isaac-Cartpole, 64 envs, CPU", trainer, repeats, server
+        )
     finally:
         env.close()
     steps = cfg["trainer"]["timesteps"]
