@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import torch
 
-from pat_core import EpisodeAccumulator
-
+from ._episode_stack import EpisodeStack
+from ._episode_stats import EpisodeStats
 from ._null import NullMetricsManager
 from ._table import render_table
 from ._term_cfg import (
@@ -43,10 +43,8 @@ class _Term:
     call: Callable[..., Any]
     reduce: str
     stat_names: tuple[str, ...]
-    accumulator: EpisodeAccumulator
-    stats: tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor]], ...]
     reset: Callable[[Any], Any] | None
-    substep_sum: torch.Tensor | None
+    per_substep: bool
 
 
 class MetricsManager:
@@ -105,8 +103,34 @@ class MetricsManager:
         if param_resolver is not None:
             param_resolver.finalize()
         self._terms = [term for term, _ in prepared]
-        self._step_terms = [t for t in self._terms if t.substep_sum is None]
-        self._substep_terms = [t for t in self._terms if t.substep_sum is not None]
+        # Each step, every term writes its values into its row of one stacked buffer, and all
+        # episodes are updated from it with a few batched ops (see EpisodeStack).
+        self._stack = EpisodeStack([t.reduce for t in self._terms], self.num_envs, self.device)
+        rows = list(zip(self._terms, self._stack.step_rows, strict=True))
+        self._step_terms = [(t, row) for t, row in rows if not t.per_substep]
+        self._substep_terms = [t for t in self._terms if t.per_substep]
+        # Substep sums are float32, as before the stack: the substep mean is rounded the same.
+        self._substep_sums = torch.zeros(
+            len(self._substep_terms), self.num_envs, device=self.device
+        )
+        self._substep_pairs = list(
+            zip(self._substep_terms, self._substep_sums.unbind(0), strict=True)
+        )
+        self._substep_row_ids = torch.tensor(
+            [self._stack.stack_row_of_term[self._terms.index(t)] for t in self._substep_terms],
+            dtype=torch.long,
+            device=self.device,
+        )
+        self._substep_rows = [(t, row) for t, row in rows if t.per_substep]
+        self._stats = EpisodeStats(
+            [
+                (key, self._stack.result_row_of_term[index], stat)
+                for index, term in enumerate(self._terms)
+                for key, stat in _keys(self.prefix, term)
+            ],
+            self.device,
+            self._stack.dtype,
+        )
         if probe:
             for term in self._terms:
                 self._check_device(term, self._evaluate(term))
@@ -123,9 +147,8 @@ class MetricsManager:
 
     def compute_substep(self) -> None:
         """Evaluate the per-substep terms once; call after every physics substep."""
-        for term in self._substep_terms:
-            assert term.substep_sum is not None
-            term.substep_sum.add_(self._evaluate(term))
+        for term, substep_sum in self._substep_pairs:
+            substep_sum.add_(self._evaluate(term))
         self._num_substeps += 1
 
     def compute(self, mask: torch.Tensor | None = None) -> None:
@@ -135,18 +158,24 @@ class MetricsManager:
             mask: Optional bool tensor ``[num_envs]``: count the step only where True (e.g.
                 gymnasium's next-step autoreset transition is masked out).
         """
-        for term in self._step_terms:
-            term.accumulator.update(self._evaluate(term), mask)
-        substeps = self._num_substeps
-        for term in self._substep_terms:
-            assert term.substep_sum is not None
-            if substeps:
-                value = term.substep_sum / substeps
-                term.substep_sum.zero_()
+        active = None
+        if mask is not None:
+            active = torch.as_tensor(mask).to(device=self.device, dtype=torch.bool)
+            if active.shape != self._shape:
+                msg = f"mask must have shape [{self.num_envs}], got {list(active.shape)}"
+                raise ValueError(msg)
+        for term, row in self._step_terms:
+            row.copy_(self._evaluate(term))  # converts the dtype, e.g. of bool outputs
+        if self._substep_terms:
+            if self._num_substeps:
+                means = (self._substep_sums / self._num_substeps).to(self._stack.dtype)
+                self._stack.step.index_copy_(0, self._substep_row_ids, means)
+                self._substep_sums.zero_()
             else:
-                value = self._evaluate(term)
-            term.accumulator.update(value, mask)
+                for term, row in self._substep_rows:
+                    row.copy_(self._evaluate(term))
         self._num_substeps = 0
+        self._stack.fold(active)
 
     def reset(self, env_ids: EnvIds = None) -> dict[str, torch.Tensor]:
         """End the episodes of ``env_ids`` and return the values to log.
@@ -158,22 +187,11 @@ class MetricsManager:
             One 0-dim float32 tensor per key; empty when no reset env had a counted step.
         """
         ids = self._normalise_ids(env_ids)
-        popped = [term.accumulator.pop(ids) for term in self._terms]
+        episodes = self._stack.pop(ids) if self._terms and _any(ids) else None
         for term in self._terms:
             if term.reset is not None:
                 term.reset(env_ids)
-        if not popped or popped[0][1].numel() == 0:
-            return {}
-        # All accumulators get the same updates and masks, so they share step counts.
-        ended = torch.nonzero(popped[0][1] > 0).squeeze(-1)  # the one host sync per reset
-        if ended.numel() == 0:
-            return {}
-        log: dict[str, torch.Tensor] = {}
-        for term, (values, _) in zip(self._terms, popped, strict=True):
-            episodes = values.index_select(0, ended).to(torch.float64)
-            for key, stat in term.stats:
-                log[key] = stat(episodes).to(torch.float32)
-        return log
+        return {} if episodes is None else self._stats(episodes)
 
     def __str__(self) -> str:
         rows = [
@@ -181,7 +199,7 @@ class MetricsManager:
                 str(i),
                 t.name,
                 t.reduce,
-                "yes" if t.substep_sum is not None else "no",
+                "yes" if t.per_substep else "no",
                 ", ".join(t.stat_names),
             )
             for i, t in enumerate(self._terms)
@@ -205,17 +223,14 @@ class MetricsManager:
         bind_params(name, cfg.func, cfg.params)
         if resolver is not None:
             resolver.resolve(name, cfg.params)
-        key = f"{self.prefix}/{name}"
         term = _Term(
             name=name,
             cfg=cfg,
             call=cfg.func,
             reduce=reduce,
             stat_names=stats,
-            accumulator=EpisodeAccumulator(self.num_envs, reduce, device=self.device),
-            stats=tuple((key if s == "mean" else f"{key}/{s}", _stat_func(s)) for s in stats),
             reset=None,
-            substep_sum=torch.zeros(self._shape, device=self.device) if cfg.per_substep else None,
+            per_substep=cfg.per_substep,
         )
         return term, cfg
 
@@ -236,7 +251,7 @@ class MetricsManager:
                 f"{self._shape} (one value per env): reduce other dimensions inside the term"
             )
             raise ValueError(msg)
-        return value if value.is_floating_point() else value.to(torch.float32)
+        return value
 
     def _check_device(self, term: _Term, value: torch.Tensor) -> None:
         if value.device.type != self.device.type:
@@ -252,7 +267,8 @@ class MetricsManager:
         if isinstance(env_ids, slice):
             return torch.arange(self.num_envs, device=self.device)[env_ids]
         if isinstance(env_ids, torch.Tensor):
-            ids = env_ids.to(device=self.device).reshape(-1)
+            ids = env_ids.to(device=self.device)
+            ids = ids if ids.dim() == 1 else ids.reshape(-1)
             return ids.nonzero().squeeze(-1) if ids.dtype == torch.bool else ids.long()
         return torch.as_tensor(list(env_ids), dtype=torch.long, device=self.device)
 
@@ -272,14 +288,11 @@ def make_metrics_manager(
     return MetricsManager(cfg, env, **kwargs)
 
 
-def _stat_func(stat: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    if stat == "mean":
-        return torch.mean
-    if stat == "std":
-        return lambda x: torch.std(x, correction=0)
-    if stat == "min":
-        return torch.amin
-    if stat == "max":
-        return torch.amax
-    q = int(stat[1:]) / 100.0
-    return lambda x: torch.quantile(x, q)
+def _keys(prefix: str, term: _Term) -> list[tuple[str, str]]:
+    """``(logged key, statistic)`` of one term: the mean is logged under the term's own name."""
+    key = f"{prefix}/{term.name}"
+    return [(key if stat == "mean" else f"{key}/{stat}", stat) for stat in term.stat_names]
+
+
+def _any(ids: torch.Tensor | None) -> bool:
+    return ids is None or ids.numel() > 0
