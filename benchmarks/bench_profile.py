@@ -1,4 +1,4 @@
-"""A cProfile of the slowest pat path measured: env metrics' ``compute`` + ``reset``.
+"""A cProfile of env metrics' ``compute`` + ``reset`` (the path that missed its goal first).
 
 Benchmark 3 compares pat's manager with Isaac Lab's RewardManager on the same terms; this
 profile says where the time goes (8 synthetic terms, 1,024 envs, CPU).

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine
 from _report import render
 
-# The order the lead asked for; `train_isaaclab` runs only in full mode; `profile` profiles
-# the slowest pat path found (env metrics' reset).
+# The order the issue lists them; `train_isaaclab` runs only in full mode; `profile` profiles
+# env metrics' compute + reset, the path that missed its goal first.
 BENCHMARKS = (
     "startup",
     "delivery",
