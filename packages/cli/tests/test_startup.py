@@ -8,7 +8,8 @@ import pytest
 HEAVY = ("torch", "skrl", "mlflow", "gymnasium", "isaaclab", "warp", "newton")
 
 
-def _imported_top_level_modules(*args: str) -> set[str]:
+def _imported_modules(*args: str) -> set[str]:
+    """Every module (dotted names) that `pat ARGS` imports, from `python -X importtime`."""
     code = "import sys; sys.argv = ['pat', *sys.argv[1:]]\nfrom pat_cli.app import main\nmain()"
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code, *args],
@@ -18,19 +19,37 @@ def _imported_top_level_modules(*args: str) -> set[str]:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    modules = set()
-    for line in result.stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            name = line.rsplit("|", 1)[1].strip()
-            modules.add(name.split(".")[0])
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
     assert "pat_cli" in modules, "importtime output was not parsed"
     return modules
+
+
+def _imported_top_level_modules(*args: str) -> set[str]:
+    return {name.split(".")[0] for name in _imported_modules(*args)}
 
 
 @pytest.mark.parametrize("args", [("--help",), ("--version",)])
 def test_help_and_version_import_no_heavy_library(args: tuple[str, ...]) -> None:
     imported = _imported_top_level_modules(*args)
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+
+
+def test_help_imports_no_command_module_nor_rich() -> None:
+    """`pat --help` is written from the command table: the commands and Rich stay unloaded.
+
+    Rich's console, markdown and traceback modules (Typer's help renderer) and
+    importlib.metadata were most of the start-up time before the commands became lazy.
+    """
+    imported = _imported_modules("--help")
+    assert "pat_cli._lazy_group" in imported  # the mechanism really was used
+    assert not {m for m in imported if m.startswith("pat_cli.commands")}, sorted(imported)
+    slow = {m for m in imported if m.split(".")[0] == "rich" or m == "typer.rich_utils"}
+    assert not slow, sorted(slow)
+    assert "importlib.metadata" not in imported
 
 
 def test_dry_run_filter_of_a_keys_file_imports_no_heavy_library(tmp_path) -> None:
@@ -97,3 +116,16 @@ def test_version_lists_pat_packages_and_stack() -> None:
     )
     for name in ("pat-cli", "pat-core", "pat-skrl-mlflow", "pat-env-metrics", "skrl", "mlflow"):
         assert name in result.stdout
+
+
+def test_inspect_metrics_of_a_sqlite_store_imports_neither_mlflow_nor_sqlalchemy(store) -> None:
+    """The run and its metrics are read from the sqlite file directly (seconds saved)."""
+    run_id = store.log_run({"policy_loss": [(0, 3.0), (10, 1.0)]})
+
+    imported = _imported_top_level_modules(
+        "inspect", "metrics", run_id, "--tracking-uri", store.uri, "--json"
+    )
+
+    assert "pat_cli" in imported
+    assert "numpy" in imported  # the summaries really were computed
+    assert not imported & {*HEAVY, "sqlalchemy", "alembic"}, sorted(imported & {*HEAVY})

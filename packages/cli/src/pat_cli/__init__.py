@@ -1,7 +1,12 @@
 """pat-cli: the ``pat`` command line of the Physical AI Toolchain."""
 
-from importlib.metadata import version as _version
-
-__version__ = _version("pat-cli")
-
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> str:
+    # Read on first use: importlib.metadata costs a noticeable part of `pat --help`'s start-up.
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("pat-cli")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,15 +1,17 @@
 """Summarise and read a run's metric histories quickly, whatever the store.
 
 SQL stores (sqlite, PostgreSQL, MySQL, ...): the summaries are computed by the database in ONE
-aggregate query over MLflow's ``metrics`` table, through the store's own SQLAlchemy engine,
-instead of one ``get_metric_history`` request per key moving every point into Python. Every other
-store (an HTTP tracking server, Databricks, Azure ML) is read with ``get_metric_history``, several
-keys at a time in threads, and summarised with numpy. Both paths give the same numbers.
+aggregate query over MLflow's ``metrics`` table, instead of one ``get_metric_history`` request per
+key moving every point into Python. A sqlite file opened as a ``SqliteStore`` is queried with
+Python's ``sqlite3`` (no MLflow import at all); other SQL stores through the store's own SQLAlchemy
+engine. Every other store (an HTTP tracking server, Databricks, Azure ML) is read with
+``get_metric_history``, several keys at a time in threads, and summarised with numpy. All paths
+give the same numbers.
 
 Trend lines bin points by step: the run's step range (over the keys asked for) is cut into
 ``FINE_BUCKETS`` equal bins, and each key's occupied bins are merged into at most ``width`` bars.
 
-Imported only inside command bodies: it imports mlflow and numpy.
+Imported only inside command bodies: it imports numpy (and mlflow, given an MLflow client).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pat_cli._sparkline import HUGE
+from pat_cli._sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -61,7 +64,7 @@ class Summary:
 
 
 def summarize_run(
-    client: MlflowClient,
+    client: MlflowClient | SqliteStore,
     run_id: str,
     keys: Sequence[str],
     latest: Mapping[str, float],
@@ -70,11 +73,15 @@ def summarize_run(
 ) -> tuple[list[Summary], str]:
     """Summaries of ``keys`` (in that order) and how they were read: ``"sql"`` or ``"per-key"``.
 
-    ``latest`` is the run's latest value per key (``run.data.metrics``: MLflow's own notion of
-    the last value, the one at the highest step).
+    ``client`` is MLflow's client, or a sqlite store read directly. ``latest`` is the run's
+    latest value per key (``run.data.metrics``: MLflow's own notion of the last value, the one
+    at the highest step).
     """
     if not keys:
         return [], "none"
+    if isinstance(client, SqliteStore):
+        rows = client.summary_rows(run_id, keys, FINE_BUCKETS, HUGE)
+        return _summaries_from_rows(rows, keys, latest, width), "sql"
     store = _sql_store(client)
     if store is not None:
         return _summarize_sql(store, run_id, keys, latest, width), "sql"
@@ -82,10 +89,20 @@ def summarize_run(
     return summarize_histories([histories[k] for k in keys], width=width), "per-key"
 
 
-def read_histories(client: MlflowClient, run_id: str, keys: Sequence[str]) -> dict[str, History]:
-    """Every point of ``keys``: one query on SQL stores, concurrent requests elsewhere."""
+def read_histories(
+    client: MlflowClient | SqliteStore, run_id: str, keys: Sequence[str]
+) -> dict[str, History]:
+    """Every point of ``keys`` that has any: SQL queries on SQL stores, requests elsewhere.
+
+    HTTP stores are read several keys at a time, in threads.
+    """
     if not keys:
         return {}
+    if isinstance(client, SqliteStore):
+        return {
+            key: History(key, points["step"], points["value"], points["timestamp"])
+            for key, points in client.points(run_id, keys).items()
+        }
     store = _sql_store(client)
     if store is not None:
         return _read_sql(store, run_id, keys)
@@ -202,6 +219,17 @@ def _summarize_sql(
             .order_by(M.key, fine)
         )
         rows = connection.execute(query).all()
+    return _summaries_from_rows(rows, keys, latest, width)
+
+
+def _summaries_from_rows(
+    rows: Sequence[Sequence[Any]], keys: Sequence[str], latest: Mapping[str, float], width: int
+) -> list[Summary]:
+    """Summaries of ``keys`` from the rows of the per (key, fine bin) aggregate.
+
+    Row columns: key, fine bin, count, non-NaN count, min step, max step, min, max, sum and
+    count of the usable values; rows sorted by key then bin.
+    """
     by_key: dict[str, list[Any]] = {}
     for row in rows:
         by_key.setdefault(row[0], []).append(row)

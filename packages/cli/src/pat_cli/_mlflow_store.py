@@ -1,6 +1,7 @@
 """Open an MLflow tracking store and find a run in it, turning failures into one-line errors.
 
-Imported only inside command bodies: it imports mlflow (seconds of start-up).
+Imported only inside command bodies. MLflow (seconds of start-up) is imported only where its
+client is needed: ``open_run`` reads a sqlite store directly when it can (``_sqlite_store``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pat_cli._errors import DOMAIN_ERROR, fail
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Experiment, Run
+
+    from pat_cli._sqlite_store import SqliteStore
 
 # A CLI that reads a store should fail in seconds on a dead server, not retry for minutes
 # (MLflow's defaults: 7 retries with back-off and a 120 s timeout). Users can still override.
@@ -70,6 +73,24 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+def open_run(
+    tracking_uri: str, run_id: str | None, experiment: str | None
+) -> tuple[MlflowClient | SqliteStore, RunInfo]:
+    """``find_run`` on the store, and what to read the run's metrics with.
+
+    A sqlite store is read directly (no MLflow import) when its schema has what pat reads and
+    the run is found; in every other case, errors included, through MLflow's client.
+    """
+    _fail_on_missing_database(tracking_uri)
+    from pat_cli._sqlite_store import SqliteStore
+
+    store = SqliteStore.open(tracking_uri)
+    if store is not None and (run := store.find_run(run_id, experiment)) is not None:
+        return store, run
+    client = open_client(tracking_uri)
+    return client, find_run(client, tracking_uri, run_id, experiment)
+
+
 def open_client(tracking_uri: str) -> MlflowClient:
     """Return a client on an existing store; exit 1 with a hint when there is none to read.
 
@@ -78,13 +99,7 @@ def open_client(tracking_uri: str) -> MlflowClient:
     """
     for name, value in _HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    database = sqlite_path(tracking_uri)
-    if database is not None and not database.is_file():
-        fail(
-            f"no MLflow store at {tracking_uri} (file {database} does not exist).",
-            hint="run `pat train` here first, or pass --tracking-uri / set MLFLOW_TRACKING_URI.",
-            code=DOMAIN_ERROR,
-        )
+    _fail_on_missing_database(tracking_uri)
     from mlflow import MlflowClient
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: mlflow sets INFO
@@ -98,6 +113,26 @@ def open_client(tracking_uri: str) -> MlflowClient:
             code=DOMAIN_ERROR,
         )
     return client
+
+
+def _fail_on_missing_database(tracking_uri: str) -> None:
+    database = sqlite_path(tracking_uri)
+    if database is not None and not database.is_file():
+        fail(
+            f"no MLflow store at {tracking_uri} (file {database} does not exist).",
+            hint="run `pat train` here first, or pass --tracking-uri / set MLFLOW_TRACKING_URI.",
+            code=DOMAIN_ERROR,
+        )
+
+
+def experiment_choice(experiment: str | None) -> tuple[str | None, str | None]:
+    """``(name, id)`` of the experiment whose latest run is meant (both ``None``: any).
+
+    ``experiment``, else ``MLFLOW_EXPERIMENT_NAME``, else ``MLFLOW_EXPERIMENT_ID``.
+    """
+    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    experiment_id = None if name else os.environ.get("MLFLOW_EXPERIMENT_ID")
+    return name or None, experiment_id or None
 
 
 def find_run(
@@ -140,8 +175,7 @@ def find_run(
 def _experiments(
     client: MlflowClient, tracking_uri: str, experiment: str | None
 ) -> list[Experiment]:
-    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-    experiment_id = None if name else os.environ.get("MLFLOW_EXPERIMENT_ID")
+    name, experiment_id = experiment_choice(experiment)
     if name:
         found = client.get_experiment_by_name(name)
         if found is None:

@@ -1,25 +1,62 @@
 """The ``pat`` Typer application: wires the command modules together, nothing else.
 
-Heavy libraries (torch, skrl, mlflow, gymnasium, isaaclab) are imported only inside
-the commands that need them, so ``pat --help`` stays fast.
+Command modules are imported only when their command runs (``LazyGroup``), and heavy
+libraries (torch, skrl, mlflow, gymnasium, isaaclab) only inside the commands that need
+them, so ``pat --help`` stays fast.
 """
 
 from typing import Annotated
 
 import typer
 
-from pat_cli._versions import version_table
-from pat_cli.commands import dry_run, inspect, setup
-from pat_cli.commands.sync import sync
-from pat_cli.commands.tasks import tasks
-from pat_cli.commands.train import train
+from pat_cli._lazy_group import LazyCommand, LazyGroup
+
+
+class PatGroup(LazyGroup):
+    """pat's commands, in the order ``pat --help`` lists them."""
+
+    lazy_commands = (
+        LazyCommand(
+            "train",
+            "pat_cli.commands.train:train",
+            "Train a skrl agent on an Isaac Lab or gymnasium task, every metric going to MLflow.",
+        ),
+        LazyCommand(
+            "tasks",
+            "pat_cli.commands.tasks:tasks",
+            "List the gymnasium tasks pat ships agent configs for and the Isaac Lab tasks.",
+        ),
+        LazyCommand(
+            "sync",
+            "pat_cli.commands.sync:sync",
+            "Deliver the metric points a training spooled while MLflow was unreachable.",
+        ),
+        LazyCommand(
+            "inspect",
+            "pat_cli.commands.inspect:app",
+            "Look at what a run logged, or at what an agent tracks before a long run.",
+        ),
+        LazyCommand(
+            "dry-run",
+            "pat_cli.commands.dry_run:app",
+            "See what a setting would do before a long run (nothing is trained or logged).",
+        ),
+        LazyCommand(
+            "setup",
+            "pat_cli.commands.setup:app",
+            "Install optional parts of the stack (Isaac Lab) into this Python environment.",
+        ),
+    )
+
 
 app = typer.Typer(
     name="pat",
+    cls=PatGroup,
     help=(
         "pat, the Physical AI Toolchain: train skrl agents on Isaac Lab and gymnasium "
         "with every metric in MLflow, and check what will be logged before a long run."
     ),
+    epilog="Run `pat COMMAND --help` for the options of a command.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -29,6 +66,8 @@ app = typer.Typer(
 def _print_version(value: bool) -> None:
     if not value:
         return
+    from pat_cli._versions import version_table  # importlib.metadata: only when asked
+
     for name, installed in version_table():
         typer.echo(f"{name} {installed}")
     raise typer.Exit
@@ -47,14 +86,6 @@ def _root(
     ] = False,
 ) -> None:
     """pat, the Physical AI Toolchain."""
-
-
-app.command("train")(train)
-app.command("tasks")(tasks)
-app.command("sync")(sync)
-app.add_typer(inspect.app, name="inspect")
-app.add_typer(dry_run.app, name="dry-run")
-app.add_typer(setup.app, name="setup")
 
 
 def main() -> None:

@@ -131,10 +131,10 @@ def _from_run(
     run_id: str, tracking_uri: str | None, experiment: str | None
 ) -> "tuple[list[Name], str]":
     from pat_cli._filter_report import Name
-    from pat_cli._mlflow_store import find_run, open_client, resolve_tracking_uri
+    from pat_cli._mlflow_store import open_run, resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
-    info = find_run(open_client(uri), uri, run_id, experiment)
+    _, info = open_run(uri, run_id, experiment)  # a sqlite store is read without MLflow
     if not info.metric_keys:
         fail(f"run {info.run_id} has no metrics to filter.", code=DOMAIN_ERROR)
     return [Name(k) for k in info.metric_keys], f"run {info.run_id}"

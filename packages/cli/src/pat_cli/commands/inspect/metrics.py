@@ -58,11 +58,10 @@ def metrics(
         _check_plot_path(plot)
 
     from pat_cli._histories import read_histories, summarize_run
-    from pat_cli._mlflow_store import find_run, open_client, resolve_tracking_uri
+    from pat_cli._mlflow_store import open_run, resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
-    client = open_client(uri)
-    run = find_run(client, uri, run_id, experiment)
+    client, run = open_run(uri, run_id, experiment)  # a sqlite store is read without MLflow
     keys = _select_keys(run.metric_keys, key or [], run.run_id)
 
     started = time.perf_counter()
