@@ -8,6 +8,8 @@ import pytest
 from mlflow import MlflowClient
 
 from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
+from pat_skrl_mlflow._durable import SpoolingSink, drain
+from pat_skrl_mlflow._spool import Spool
 
 BAD_KEYS = ("Reward / Total reward (mean)", "loss(x)", "a//b")
 
@@ -109,3 +111,44 @@ def test_unreachable_store_counts_failures_and_never_raises(monkeypatch):
     assert stats.last_error
     sender.submit(_points(["a"], 1))  # after close: counted, not raised
     assert sender.stats.dropped == 1
+
+
+def test_a_store_slower_than_training_loses_nothing_at_close(run, tmp_path):
+    # the flush times out with points queued and one request in flight: they go to the
+    # spool (counted there, not as failed) and `pat sync` delivers them; the request in
+    # flight may land too, which stores nothing twice
+    client, run_id = run
+    slow = GatedSink(client, run_id)
+    sink = SpoolingSink(slow, Spool(tmp_path / "pat_spool"))
+    sender = BackgroundSender(sink, linger_seconds=0.0)
+    points = _points([f"k{i}" for i in range(10)], 300)  # 3,000 points, 3 requests
+    sender.submit(points)
+    assert slow.entered.wait(timeout=30)
+    assert not sender.close(timeout=0.5)
+    stats, spooled = sender.stats, sink.stats
+    assert (stats.failed, stats.dropped, stats.pending) == (0, 0, 0)
+    assert spooled.waiting == spooled.spooled == 3000  # the one in flight is kept too
+    assert sink.reachable  # slow, not down: the run can end normally
+    slow.gate.set()  # the request in flight lands now
+    drained = drain(sink.spool, lambda run, batch: MlflowSink(client, run).write(batch))
+    assert drained.delivered == 3000
+    stored = _stored(client, run_id)
+    assert stored == {f"k{i}": list(range(300)) for i in range(10)}  # each point once
+
+
+def test_points_beyond_the_queue_limit_go_to_the_spool_and_arrive(run, tmp_path):
+    client, run_id = run
+    slow = GatedSink(client, run_id)
+    sink = SpoolingSink(slow, Spool(tmp_path / "pat_spool"), backoff=0.05)
+    sender = BackgroundSender(sink, max_queue_points=100, block_seconds=0.01)
+    sender.submit(_points(["k"], 50, start=0))  # taken by the sender, stuck in the store
+    assert slow.entered.wait(timeout=30)
+    for start in range(50, 1050, 50):  # 1,000 more points, room for 100
+        sender.submit(_points(["k"], 50, start=start))
+    assert sink.stats.spooled >= 900
+    slow.gate.set()
+    assert sender.close(timeout=60)
+    stats = sender.stats
+    assert (stats.submitted, stats.dropped, stats.failed, stats.pending) == (1050, 0, 0, 0)
+    assert sink.stats.waiting == 0
+    assert _stored(client, run_id)["k"] == list(range(1050))  # every point, once

@@ -176,6 +176,7 @@ class SpoolingSink:
         self._wake = threading.Event()
         self._drainer: threading.Thread | None = None
         self._stats = SpoolStats(path=spool.directory)
+        self._reachable = not offline
         self._warned = False
         if offline:
             spool.update_run_info(run_id=None, offline_id=inner.run_id)
@@ -196,7 +197,9 @@ class SpoolingSink:
                 return
         try:
             self.inner.write(points)
+            self._reachable = True
         except SinkUnavailable as exc:
+            self._reachable = False
             with self._state:
                 self._append(points)
                 self._backlog = True
@@ -235,7 +238,12 @@ class SpoolingSink:
 
     def _write_run(self, run_id: str, points: Sequence[MetricPoint]) -> None:
         if run_id == self.inner.run_id:
-            self.inner.write(points)
+            try:
+                self.inner.write(points)
+            except SinkUnavailable:
+                self._reachable = False
+                raise
+            self._reachable = True
         elif run_id.startswith(OFFLINE_PREFIX):  # an earlier offline run: `pat sync` creates it
             raise SinkUnavailable(f"points of offline run {run_id} wait for `pat sync`")
         else:  # an earlier run's leftovers in a reused experiment directory
@@ -275,19 +283,27 @@ class SpoolingSink:
             self._stats.outages[-1] = (self._stats.outages[-1][0], time.time())
 
     # --- end ---------------------------------------------------------------------------
-    def keep(self, points: Sequence[MetricPoint]) -> int:
-        """Spool ``points`` without trying the store (a forced exit); returns the waiting count.
+    def keep(self, points: Sequence[MetricPoint], *, deliver: bool = False) -> int:
+        """Spool ``points`` without trying the store; returns the waiting count.
 
-        Safe from a signal handler that interrupted a thread inside this sink: the locks
-        are re-entrant and each append is one fsynced write.
+        For points beyond the sender's queue limit (``deliver``: the drainer sends them
+        while training goes on), points the store did not take in time at the end, and a
+        forced exit: safe from a signal handler that interrupted a thread inside this
+        sink (the locks are re-entrant, each append is one fsynced write).
         """
         with self._state:
             if points:
                 self._append(points)
             self._backlog = True
-        self._stop.set()
-        self._wake.set()
+        if deliver:
+            self._start_drainer()
+            return 0
         return self.spool.pending_count()
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the store took the last request tried (False during an outage)."""
+        return self._reachable
 
     def record_end(self, status: str) -> None:
         """Note in the spool that the run must still be ended with ``status`` (by `pat sync`)."""
@@ -317,10 +333,10 @@ class SpoolingSink:
             self._stats.waiting = waiting
         if waiting:
             _log.warning(
-                "pat: %d metric points wait in %s (the store is unreachable); deliver them "
-                "with `pat sync %s`.",
+                "pat: %d metric points wait in %s (the store %s); deliver them with `pat sync %s`.",
                 waiting,
                 self.spool.directory,
+                "did not take them in time" if self._reachable else "is unreachable",
                 self.spool.directory,
             )
         return waiting

@@ -1,8 +1,9 @@
 """How an instrumented run ends: the last artifacts and its status.
 
 While the store answers: ``pat/metric_names.json``, the checkpoints and the status go to
-it. When the store was still unreachable as training ended (points wait in the spool),
-pat does not make three more requests that would each time out: the name table, the
+it (points it did not take in time wait in the spool for ``pat sync``). When the store
+was unreachable as training ended, pat does not make three more requests that would each
+time out: the name table, the
 checkpoint directory and the status are noted in the spool, and ``pat sync`` uploads and
 sets them after delivering the points. A second Ctrl-C while ending spools whatever is
 still unsent and exits at once (see :func:`forced_exit`).
@@ -54,7 +55,7 @@ def end_run(
         set_status: Whether pat ends the run (it owns it).
     """
     sink = spooling_sink(sender)
-    if sink is not None and not sink.offline and sink.stats.waiting:
+    if sink is not None and not sink.offline and not sink.reachable:
         names = sink.spool.directory / "artifacts" / "pat" / "metric_names.json"
         names.parent.mkdir(parents=True, exist_ok=True)
         names.write_text(json.dumps(metric_names(summary), indent=1))

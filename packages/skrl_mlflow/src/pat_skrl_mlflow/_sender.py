@@ -111,6 +111,7 @@ class BackgroundSender:
         self._in_flight = 0
         self._in_flight_batch: list[MetricPoint] = []
         self._closing = False
+        self._abandoned = False  # abandon() took the unsent points: counting is done
         self._deadline: float | None = None  # while flushing: give up retrying after this
         self._warned_drop = False
         self._warned_unavailable = False
@@ -135,13 +136,19 @@ class BackgroundSender:
                     if remaining <= 0 or not self._cond.wait(remaining):
                         break
             overflow = len(self._queue) + len(points) - self.max_queue_points
-            if overflow > 0:
+            spill: list[MetricPoint] = []
+            if overflow > 0 and callable(getattr(self.sink, "keep", None)):
+                spill = self._take_oldest(overflow, points)  # to the spool, in order
+                points = points[max(0, len(points) - self.max_queue_points) :]
+            elif overflow > 0:
                 self._drop_oldest(overflow, len(points))
                 points = points[-self.max_queue_points :]
             if not self._queue:
                 self._first_queued_at = time.monotonic()
             self._queue.extend(points)
             self._cond.notify_all()
+        if spill:
+            self._keep(spill, deliver=True)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every point submitted so far is delivered or accounted for.
@@ -178,12 +185,12 @@ class BackgroundSender:
             True when everything was delivered or accounted for in time.
         """
         done = self.flush(timeout)
-        with self._cond:
-            self._closing = True
-            if not done:  # whatever is still queued will not be sent
-                self._stats.failed += len(self._queue)
-                self._queue.clear()
-            self._cond.notify_all()
+        if done:
+            with self._cond:
+                self._closing = True
+                self._cond.notify_all()
+        else:  # the store is slower than training was: keep the rest for `pat sync`
+            self._keep(self.abandon())
         self._thread.join(timeout=1.0 if timeout is None else max(0.1, min(timeout, 5.0)))
         closer = getattr(self.sink, "close", None)
         if callable(closer):  # a spooling sink: last delivery attempt, then stop its thread
@@ -196,17 +203,37 @@ class BackgroundSender:
     def abandon(self) -> list[MetricPoint]:
         """Stop now: take every point not yet stored, without waiting for the store.
 
-        For a forced exit. The points are those queued and those of the request in
-        flight (which the store may or may not have taken: resending identical points
-        stores nothing new in MLflow's SQL stores). They are counted as failed.
+        The points are those queued and those of the request in flight (which the store
+        may or may not take: resending identical points stores nothing new in MLflow's
+        SQL stores). The caller accounts for them (see :meth:`_keep`); what the thread
+        later makes of the request in flight is no longer counted.
         """
         with self._cond:
             self._closing = True
+            self._abandoned = True
             points = [*self._in_flight_batch, *self._queue]
             self._queue.clear()
-            self._stats.failed += len(points)
             self._cond.notify_all()
             return points
+
+    def _keep(self, points: list[MetricPoint], *, deliver: bool = False) -> None:
+        """Hand unsent points to the sink's spool (counted delivered), else count them failed.
+
+        ``deliver``: the spool's drainer delivers them while training goes on.
+        """
+        keep = getattr(self.sink, "keep", None)
+        kept = False
+        if points and callable(keep):
+            try:
+                keep(points, deliver=deliver)
+                kept = True
+            except Exception as exc:
+                _log.warning("pat: could not spool %d unsent metric points: %r", len(points), exc)
+        with self._cond:
+            if kept:
+                self._stats.delivered += len(points)
+            else:
+                self._stats.failed += len(points)
 
     @property
     def stats(self) -> SenderStats:
@@ -220,6 +247,19 @@ class BackgroundSender:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closing
+
+    def _take_oldest(self, count: int, incoming: Sequence[MetricPoint]) -> list[MetricPoint]:
+        """The ``count`` oldest of the queue followed by ``incoming`` (lock held)."""
+        taken = [self._queue.popleft() for _ in range(min(count, len(self._queue)))]
+        taken += incoming[: max(0, len(incoming) - self.max_queue_points)]
+        if not self._warned_drop:
+            self._warned_drop = True
+            _log.warning(
+                "pat: the MLflow store is slower than training; metric points beyond the "
+                "queue limit (%d points) go to the spool and are delivered from there.",
+                self.max_queue_points,
+            )
+        return taken
 
     def _drop_oldest(self, count: int, incoming: int) -> None:
         dropped = 0
@@ -300,7 +340,8 @@ class BackgroundSender:
                 continue
             same_reason = []
             with self._cond:
-                self._stats.delivered += len(part)
+                if not self._abandoned:
+                    self._stats.delivered += len(part)
 
     def _write_with_retries(self, part: list[MetricPoint]) -> None:
         delay = self.retry_backoff
@@ -324,6 +365,8 @@ class BackgroundSender:
 
     def _count_rejected(self, part: list[MetricPoint], reason: str) -> None:
         with self._cond:
+            if self._abandoned:
+                return
             self._stats.rejected += len(part)
             new = [p.key for p in part if p.key not in self._stats.rejections]
             for key in new:
@@ -333,6 +376,8 @@ class BackgroundSender:
 
     def _count_failed(self, count: int, reason: str) -> None:
         with self._cond:
+            if self._abandoned:
+                return
             self._stats.failed += count
             self._stats.last_error = reason
             warn = not self._warned_unavailable
