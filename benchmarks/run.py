@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine
 from _report import render
 
-# The order the issue lists them; `train_isaaclab` runs only in full mode; `profile` profiles
-# env metrics' compute + reset, the path that missed its goal first.
+# The order the issue lists them (`train_isaaclab`: 1 pair in quick mode, 5 in full);
+# `profile` profiles env metrics' compute + reset, the path that missed its goal first.
 BENCHMARKS = (
     "startup",
     "delivery",

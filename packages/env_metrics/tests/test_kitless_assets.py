@@ -19,6 +19,7 @@ from pat_env_metrics.kitless._assets import (
     remote_asset_paths,
     server_of,
     substitute_assets,
+    write_asset_root_mirror,
 )
 from pat_env_metrics.kitless._standins import (
     PACKAGED_ASSETS,
@@ -238,3 +239,27 @@ def test_files_on_reachable_servers_are_left_alone(tmp_path: Path) -> None:
     replaced, missing = substitute_assets(scene, ROOT, source, cache=tmp_path)
     assert (replaced, missing) == ([], [NEWTON])
     assert scene.ground.spawn.usd_path == GROUND
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("newton") is None, reason="the cart-pole stand-in is newton's file"
+)
+def test_asset_root_mirror_puts_every_stand_in_where_an_asset_root_has_it(tmp_path: Path) -> None:
+    root = write_asset_root_mirror(tmp_path / "root")
+    assert root == tmp_path / "root"
+    for relpath, asset in PACKAGED_ASSETS.items():
+        assert (root / relpath).is_file(), asset.description
+    cartpole = root / "Isaac/IsaacLab/Robots/Classic/Cartpole"
+    assert (
+        "subLayers = [@./cartpole_single_pendulum.usda@]" in (cartpole / "cartpole.usd").read_text()
+    )
+    assert (cartpole / "cartpole_single_pendulum.usda").is_file()
+    # Named as the asset root, it is the user's choice: nothing is probed or replaced.
+    source = choose_asset_source([CARTPOLE], environ={"ISAACSIM_ASSET_ROOT": str(root)})
+    assert source.kind == "user"
+    if importlib.util.find_spec("pxr") is not None:
+        from pxr import Usd  # only where usd-core is
+
+        stage = Usd.Stage.Open(str(cartpole / "cartpole.usd"))
+        assert stage.GetDefaultPrim().GetPath() == "/cartpole"
+        assert stage.GetPrimAtPath("/cartpole").IsValid()

@@ -16,7 +16,11 @@ a task is created. Install the stack with ``pat setup isaaclab`` (or
 ``python -m pat_env_metrics.kitless``).
 """
 
-from pat_env_metrics.kitless._assets import AssetSource, choose_asset_source
+from pat_env_metrics.kitless._assets import (
+    AssetSource,
+    choose_asset_source,
+    write_asset_root_mirror,
+)
 from pat_env_metrics.kitless._create import make_isaaclab_env
 from pat_env_metrics.kitless._errors import (
     IsaacLabError,
@@ -67,4 +71,5 @@ __all__ = [
     "make_isaaclab_env",
     "plan_install",
     "resolve_task_id",
+    "write_asset_root_mirror",
 ]

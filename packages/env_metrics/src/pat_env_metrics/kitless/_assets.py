@@ -12,7 +12,9 @@ This module decides before anything is loaded:
 
 Files on an unreachable server are replaced by packaged stand-ins where pat has one
 (:mod:`pat_env_metrics.kitless._standins`), and otherwise fail at once with
-:class:`~pat_env_metrics.kitless.OfflineAssetError`.
+:class:`~pat_env_metrics.kitless.OfflineAssetError`. :func:`write_asset_root_mirror` writes
+the stand-ins as an asset root, for programs that read only ``ISAACSIM_ASSET_ROOT`` (Isaac
+Lab's own scripts).
 """
 
 from __future__ import annotations
@@ -38,11 +40,14 @@ __all__ = [
     "remote_asset_paths",
     "server_of",
     "substitute_assets",
+    "write_asset_root_mirror",
 ]
 
 OFFLINE_ENV = "PAT_OFFLINE_ASSETS"
 ASSET_ROOT_ENV = "ISAACSIM_ASSET_ROOT"
 PROBE_TIMEOUT_S = 1.5
+_STANDIN_BASE = "Isaac/IsaacLab"
+"""Where stand-ins are built below an asset root (``ISAACLAB_NUCLEUS_DIR``)."""
 _FETCHED_KEYS = frozenset({"usd_path", "asset_path"})
 """Config fields whose file a spawner downloads; other remote strings are left alone."""
 
@@ -206,3 +211,24 @@ def substitute_assets(
             setattr(parent, key, local)
         replaced[asset.relpath.rsplit("/", 1)[-1]] = asset.description
     return [f"{name} -> {what}" for name, what in replaced.items()], missing
+
+
+def write_asset_root_mirror(directory: Path) -> Path:
+    """Write every packaged stand-in at its path below an asset root, and return that root.
+
+    Pointing ``ISAACSIM_ASSET_ROOT`` at the returned directory makes any program that
+    resolves Isaac Lab's asset paths (Isaac Lab's own scripts, pat) load the stand-ins from
+    the same files, offline.
+
+    Args:
+        directory: The asset root to write (created if needed).
+
+    Returns:
+        ``directory``: ``<directory>/Isaac/IsaacLab/Robots/Classic/Cartpole/cartpole.usd``
+        and the other stand-ins are there.
+    """
+    for asset in PACKAGED_ASSETS.values():
+        built = asset.build(directory / _STANDIN_BASE)
+        if built != directory / asset.relpath:  # a stand-in that builds where it is not looked for
+            raise RuntimeError(f"stand-in for {asset.relpath} was written to {built}")
+    return directory
