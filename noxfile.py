@@ -171,9 +171,11 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def reliability(session: nox.Session) -> None:
-    """Never lose a metric: server outages, offline training and `pat sync`, secrets scan.
+    """Never lose a metric: outages, 5xx/hung servers, signals, load, `pat sync`, secrets.
 
-    Real ``mlflow server`` processes on 127.0.0.1, killed and restarted by the tests (minutes).
+    Real ``mlflow server`` processes on 127.0.0.1, killed, frozen and restarted by the tests,
+    a fault-injecting proxy, and 8 writers into a server on a PostgreSQL cluster the test
+    starts with Debian's binaries (skipped where there are none). About 20 minutes.
     """
     for package in ("skrl_mlflow", "cli"):  # each in its own package's environment
         _sync(session, "--package", PACKAGES[package])
