@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -28,6 +29,8 @@ NAME = "training"
 TITLE = "1. Training overhead of pat-skrl-mlflow"
 CARTPOLE_CFG = ROOT / "packages/cli/src/pat_cli/tasks/cartpole_v1_ppo.yaml"
 HOOKS = ("_on_value", "_on_infos", "_on_boundary")
+ISAAC_VARIABLE = "PAT_BENCH_ISAAC_TRAINING"
+"""Set it to 0 to leave out the Isaac-Cartpole variant of full mode (about 30 minutes)."""
 
 
 def _gym_env(num_envs: int) -> Any:
@@ -277,6 +280,11 @@ def _isaac(
 
     if quick:
         return [], "Isaac-Cartpole (CPU, 64 envs): not run (full mode only)."
+    if os.environ.get(ISAAC_VARIABLE) == "0":
+        return [], (
+            f"Isaac-Cartpole (CPU, 64 envs): not run ({ISAAC_VARIABLE}=0: ~30 min more on a "
+            "2-core CPU; benchmark 5 compares whole Isaac-Cartpole trainings)."
+        )
     if not isaaclab_available():
         return [], "Isaac-Cartpole: not run (Isaac Lab is not installed)."
     from skrl.envs.wrappers.torch import wrap_env

@@ -5,8 +5,9 @@ Usage: python fault_child.py TRACKING_URI WORKDIR [TIMESTEPS]
 Test-only hooks (files in WORKDIR): every point pat hands to its sender is appended to
 ``produced.jsonl`` first (the independent record: key, value, step, timestamp); at step
 FAULT_AT the child flushes, writes ``fault-now`` (holding the spool directory) and trains
-on while the test injects a fault; HOLD_AT steps before the end it waits (at most 180 s)
-for ``resume``, so the fault and the recovery both happen before ``close()``.
+on, at most 100 steps/s, while the test injects a fault; HOLD_AT steps before the end it
+waits (at most 180 s) for ``resume``, so the fault and the recovery both happen before
+``close()``.
 ``steps.json`` holds the wall-clock time of every trainer step and the hold;
 ``result.json`` the run id, the spool's counters and how long ``close()`` took.
 """
@@ -26,6 +27,9 @@ from skrl_mlflow_support import make_runner, runner_cfg, vector_env
 
 FAULT_AT = 100
 HOLD_BEFORE_END = 50
+# From FAULT_AT on, a step takes at least this long, so training outlasts the fault on a
+# fast, quiet machine too (1,350 paced steps >= 13.5 s; the fault lasts 8 s)
+MIN_STEP_SECONDS = 0.01
 
 
 def main(uri: str, workdir: str, timesteps: str = "1000") -> None:
@@ -58,8 +62,10 @@ def main(uri: str, workdir: str, timesteps: str = "1000") -> None:
 
     def post_interaction(*, timestep: int, timesteps: int) -> None:
         instrumented(timestep=timestep, timesteps=timesteps)
-        step_times.append(time.time())
         step = timestep + 1
+        if step > FAULT_AT and step_times:
+            time.sleep(max(0.0, MIN_STEP_SECONDS - (time.time() - step_times[-1])))
+        step_times.append(time.time())
         if step == FAULT_AT:
             handle.flush(60)  # what came before the fault went straight to the store
             (work / "fault-now").write_text(str(sink.spool.directory))
