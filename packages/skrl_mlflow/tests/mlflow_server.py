@@ -35,13 +35,20 @@ def healthy(url: str) -> bool:
 
 
 class MlflowServer:
-    """One sqlite-backed server process at a fixed port; ``stop()``/``start()`` at will."""
+    """One server process at a fixed port; ``stop()``/``start()`` at will.
 
-    def __init__(self, root: Path, port: int | None = None) -> None:
+    The backend store is ``root/server.db`` (sqlite) unless ``store`` names another
+    (e.g. a PostgreSQL URI); ``workers`` is ``mlflow server --workers``.
+    """
+
+    def __init__(
+        self, root: Path, port: int | None = None, *, store: str | None = None, workers: int = 1
+    ) -> None:
         self.root = root
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.store = f"sqlite:///{root / 'server.db'}"
+        self.store = store or f"sqlite:///{root / 'server.db'}"
+        self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -51,7 +58,7 @@ class MlflowServer:
         env.pop("MLFLOW_TRACKING_URI", None)
         command = [
             sys.executable, "-m", "mlflow", "server",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
             "--backend-store-uri", self.store,
             "--artifacts-destination", str(self.root / "artifacts"),
         ]  # fmt: skip
