@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 STARTUP_TIMEOUT = 180.0
@@ -91,3 +93,26 @@ class MlflowServer:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def sqlite_server(root: Path, empty_store: Path) -> Iterator[MlflowServer]:
+    """A started server on a copy of the initialised empty store in ``root``; always stopped."""
+    (root / "server.db").write_bytes(empty_store.read_bytes())
+    server = MlflowServer(root)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait until a child process writes ``path`` (fail if it exits first or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"child exited ({process.returncode}) before {path.name}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {path.name} within {timeout} s")
+        time.sleep(0.1)

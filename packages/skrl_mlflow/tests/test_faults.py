@@ -26,7 +26,7 @@ from mlflow import MlflowClient
 
 from conftest import SCRIPTS
 from fault_proxy import FaultProxy
-from mlflow_server import MlflowServer
+from mlflow_server import MlflowServer, sqlite_server, wait_for_file
 from pat_skrl_mlflow._spool import Spool
 
 if TYPE_CHECKING:
@@ -54,14 +54,8 @@ FIGURES: dict[str, dict[str, object]] = {}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Iterator[MlflowServer]:
     """One server for every fault (each child logs its own run); always stopped."""
-    root = tmp_path_factory.mktemp("fault-server")
-    (root / "server.db").write_bytes(empty_store.read_bytes())
-    srv = MlflowServer(root)
-    srv.start()
-    try:
+    with sqlite_server(tmp_path_factory.mktemp("fault-server"), empty_store) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +63,6 @@ def proxy(server: MlflowServer) -> Iterator[FaultProxy]:
     """The fault-injecting proxy in front of the server; always shut down."""
     with FaultProxy(server.port, slow_delay=CLIENT_TIMEOUT + 2.0) as running:
         yield running
-
-
-def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if process.poll() is not None:
-            raise AssertionError(f"child exited ({process.returncode}) before {path.name}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {path.name} within {timeout} s")
-        time.sleep(0.05)
 
 
 def _drained(spool: Spool) -> bool:
@@ -145,7 +129,7 @@ def test_fault_mid_training_neither_stalls_nor_loses_nor_duplicates(
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_for(work / "fault-now", child, 120)
+        wait_for_file(work / "fault-now", child, 120)
         spool = Spool((work / "fault-now").read_text())
         with proxy.fault(mode):
             fault_start = time.time()

@@ -18,14 +18,12 @@ import pytest
 from mlflow import MlflowClient
 
 from conftest import SCRIPTS
-from mlflow_server import MlflowServer
-from pat_skrl_mlflow._durable import drain
-from pat_skrl_mlflow._sink import MetricPoint, MlflowSink
+from mlflow_server import MlflowServer, sqlite_server, wait_for_file
 from pat_skrl_mlflow._spool import Spool
 from pat_skrl_mlflow._sync import sync_spool
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -39,23 +37,8 @@ def server(tmp_path: Path, empty_store: Path) -> Iterator[MlflowServer]:
     """A restartable server on a copy of the empty store; always stopped afterwards."""
     root = tmp_path / "server"
     root.mkdir()
-    (root / "server.db").write_bytes(empty_store.read_bytes())
-    srv = MlflowServer(root)
-    srv.start()
-    try:
+    with sqlite_server(root, empty_store) as srv:
         yield srv
-    finally:
-        srv.stop()
-
-
-def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if process.poll() is not None:
-            raise AssertionError(f"child exited ({process.returncode}) before {path.name}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {path.name} within {timeout} s")
-        time.sleep(0.1)
 
 
 def produced_points(work: Path) -> collections.Counter[tuple[str, int]]:
@@ -90,7 +73,7 @@ def test_server_killed_mid_training_and_restarted_loses_nothing(
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_for(work / "kill-now", child, 240)
+        wait_for_file(work / "kill-now", child, 240)
         killed_at = time.time()
         server.stop()  # SIGKILL: a crash, mid-training
         time.sleep(3)
@@ -123,25 +106,11 @@ def test_server_killed_mid_training_and_restarted_loses_nothing(
     print("FIGURES", json.dumps(FIGURES["outage"]))
 
 
-def _sync(spool: Spool, uri: str) -> int:
-    def write(run_id: str, points: Sequence[MetricPoint]) -> None:
-        MlflowSink(MlflowClient(uri), run_id).write(points)
-
-    with spool.exclusive():
-        return drain(spool, write).delivered
-
-
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Iterator[str]:
     """One server for the signal tests (they never stop it)."""
-    root = tmp_path_factory.mktemp("signal-server")
-    (root / "server.db").write_bytes(empty_store.read_bytes())
-    srv = MlflowServer(root)
-    srv.start()
-    try:
+    with sqlite_server(tmp_path_factory.mktemp("signal-server"), empty_store) as srv:
         yield srv.url
-    finally:
-        srv.stop()
 
 
 @pytest.mark.parametrize(
@@ -209,9 +178,9 @@ def test_second_ctrl_c_exits_at_once_and_sync_completes_the_run(
     assert server.process is not None
     frozen = server.process.pid
     try:
-        _wait_for(work / "kill-now", child, 240)
+        wait_for_file(work / "kill-now", child, 240)
         os.killpg(frozen, signal.SIGSTOP)
-        _wait_for(work / "interrupted", child, 240)
+        wait_for_file(work / "interrupted", child, 240)
         time.sleep(2)  # the first Ctrl-C's flush now waits for the frozen server
         assert child.poll() is None, "the first Ctrl-C alone must wait for the store"
         pressed = time.monotonic()

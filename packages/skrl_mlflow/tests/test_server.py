@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from contextlib import closing
-
 import pytest
 from mlflow import MlflowClient
 
+from mlflow_server import sqlite_server
 from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink, instrument
 from skrl_mlflow_support import (
     TensorBoardRecorder,
@@ -27,60 +18,12 @@ from skrl_mlflow_support import (
 
 pytestmark = pytest.mark.server
 
-STARTUP_TIMEOUT = 180.0
-
-
-def _free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, empty_store):
     """A real MLflow tracking server with a sqlite backend, always stopped afterwards."""
-    root = tmp_path_factory.mktemp("server")
-    shutil.copyfile(empty_store, root / "server.db")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
-        "--artifacts-destination", str(root / "artifacts"),
-    ]  # fmt: skip
-    log = (root / "server.log").open("w")
-    process = subprocess.Popen(
-        command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}"
-                )
-            time.sleep(0.5)
-        yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)  # its own session: the server and its workers
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=20)
-        log.close()
+    with sqlite_server(tmp_path_factory.mktemp("server"), empty_store) as srv:
+        yield srv.url
 
 
 def test_training_logs_over_http(tmp_path, server):
