@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -13,8 +14,7 @@ from typer.testing import CliRunner, Result
 from pat_cli._console import console, err_console
 from pat_cli.app import app
 
-if TYPE_CHECKING:
-    from pathlib import Path
+sys.path.insert(0, str(Path(__file__).parent))  # pat_process, for the test modules
 
 WIDTH = 120
 # Variables a developer's shell may set that would change which store or run a test reads.
