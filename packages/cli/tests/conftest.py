@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -14,7 +13,8 @@ from typer.testing import CliRunner, Result
 from pat_cli._console import console, err_console
 from pat_cli.app import app
 
-sys.path.insert(0, str(Path(__file__).parent))  # pat_process, for the test modules
+if TYPE_CHECKING:
+    from pathlib import Path
 
 WIDTH = 120
 # Variables a developer's shell may set that would change which store or run a test reads.

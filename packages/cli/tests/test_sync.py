@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-
-from pat_process import clean_env, pat_command
 
 if TYPE_CHECKING:
     from conftest import Invoke
@@ -21,6 +20,16 @@ SECRETS = {
     "AZURE_X": "az-PLANTED-0b3e",
 }
 URI_PASSWORD = "pw-PLANTED-5d1c"
+
+
+def pat_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pat_cli", *args]
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(COLUMNS="120", NO_COLOR="1")
+    return env
 
 
 def _free_port() -> int:

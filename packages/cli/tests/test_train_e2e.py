@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pat_process import clean_env, pat_command
-
 if TYPE_CHECKING:
     from pathlib import Path
+
+
+def pat_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pat_cli", *args]
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(COLUMNS="120", NO_COLOR="1")
+    return env
 
 
 def run_pat(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
