@@ -14,7 +14,14 @@ from mlflow import MlflowClient
 
 from mlflow_server import free_port
 from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
-from pat_skrl_mlflow._durable import _HTTP_DEFAULTS, SpoolingSink, drain
+from pat_skrl_mlflow._durable import (
+    _HTTP_DEFAULTS,
+    LOCAL_STORE_LINGER_SECONDS,
+    REMOTE_STORE_LINGER_SECONDS,
+    SpoolingSink,
+    drain,
+    linger_seconds,
+)
 from pat_skrl_mlflow._secrets import mask_uri
 from pat_skrl_mlflow._spool import Spool
 
@@ -195,3 +202,10 @@ def test_a_resent_request_stores_nothing_twice(tmp_path: Path, store: str) -> No
         (p.step, p.timestamp_ms) for p in _points(1500)
     ]
     assert len(client.get_metric_history(run_id, "x")) == 1
+
+
+def test_stores_written_in_process_gather_points_longer_than_servers(tmp_path: Path) -> None:
+    local = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    server = MlflowClient(f"http://127.0.0.1:{free_port()}")  # nothing is sent to it
+    assert linger_seconds(local) == LOCAL_STORE_LINGER_SECONDS == 5.0
+    assert linger_seconds(server) == REMOTE_STORE_LINGER_SECONDS == 1.0

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pat_skrl_mlflow import _agent, _lifecycle
 from pat_skrl_mlflow._capture import CapturingDict, DiscardingDict
 from pat_skrl_mlflow._distributed import RankInfo, aggregate_across_ranks
-from pat_skrl_mlflow._durable import durable_sink
+from pat_skrl_mlflow._durable import durable_sink, linger_seconds
 from pat_skrl_mlflow._ending import end_run, forced_exit, spooling_sink
 from pat_skrl_mlflow._envinfo import EnvInfoGate
 from pat_skrl_mlflow._hooks import AgentHooks
@@ -99,7 +99,10 @@ class Instrumentation:
         self._add = self.pipeline.window.add
         self.gate = EnvInfoGate(environment_info)
         self.sender = (
-            BackgroundSender(durable_sink(target.client, target.run_id, agent), **sender_options)
+            BackgroundSender(
+                durable_sink(target.client, target.run_id, agent),
+                **{"linger_seconds": linger_seconds(target.client), **sender_options},
+            )
             if target is not None
             else None
         )
