@@ -115,6 +115,19 @@ def test_key_glob_matching_nothing_names_the_case_mistake(invoke, store, error_l
     assert "'episode_reward_mean'" in result.output
 
 
+def test_unknown_experiment_id_from_the_environment_is_a_domain_error(
+    invoke, store, error_line, monkeypatch
+):
+    store.log_run({"x": ramp(2)})
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "424242")
+
+    result = invoke("inspect", "metrics", "--tracking-uri", store.uri)
+
+    assert result.exit_code == 1
+    assert "experiment id '424242' (MLFLOW_EXPERIMENT_ID) not found" in error_line(result)
+    assert "unset MLFLOW_EXPERIMENT_ID" in result.output
+
+
 def test_unknown_run_is_a_domain_error_with_a_hint(invoke, store, error_line):
     store.log_run({"x": ramp(2)})
 

@@ -39,15 +39,18 @@ def store(tmp_path: Path, empty_store: Path) -> str:
     return f"sqlite:///{path}"
 
 
+MLFLOW_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_RUN_ID",
+)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test sees another's MLflow environment, active run or working directory."""
-    for name in (
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_EXPERIMENT_NAME",
-        "MLFLOW_EXPERIMENT_ID",
-        "MLFLOW_RUN_ID",
-    ):
+    for name in MLFLOW_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     logging.getLogger("pat_skrl_mlflow").setLevel(logging.INFO)
@@ -55,7 +58,8 @@ def _isolated_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     while mlflow.active_run() is not None:
         mlflow.end_run()
     mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    for name in MLFLOW_ENV:  # mlflow.set_experiment() sets MLFLOW_EXPERIMENT_ID itself
+        os.environ.pop(name, None)
 
 
 @pytest.fixture

@@ -187,7 +187,19 @@ def _experiments(
             )
         return [found]
     if experiment_id:
-        return [client.get_experiment(experiment_id)]
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return [client.get_experiment(experiment_id)]
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            fail(
+                f"experiment id {experiment_id!r} (MLFLOW_EXPERIMENT_ID) not found in "
+                f"{tracking_uri}.",
+                hint="unset MLFLOW_EXPERIMENT_ID or pass --experiment <name>.",
+                code=DOMAIN_ERROR,
+            )
     return list(client.search_experiments())
 
 
