@@ -80,12 +80,18 @@ def _stepper(
         for start in range(0, per_step * EPISODE_STEPS, per_step)
     ]
 
+    device = getattr(manager, "device", "cpu")
+    batches = [batch.to(device) for batch in batches]
+    synchronize = torch.cuda.synchronize if str(device).startswith("cuda") else lambda: None
+
     def measure() -> float:
+        synchronize()
         start = time.perf_counter()
         for step in range(steps):
             manager.compute()
             if resets:
                 manager.reset(batches[step % len(batches)])
+        synchronize()  # GPU work is queued: wait for it before reading the clock
         return (time.perf_counter() - start) / steps
 
     return measure
@@ -100,7 +106,9 @@ def _no_host_sync(manager: Any) -> str:
     return "10 x compute() inside forbid_host_sync(): no host sync"
 
 
-def _synthetic(num_envs: int, steps: int, repeats: int) -> tuple[list[Row], str]:
+def _synthetic(
+    num_envs: int, steps: int, repeats: int, device: str = "cpu"
+) -> tuple[list[Row], str]:
     import torch
 
     from pat_env_metrics import MetricsManager, NullMetricsManager
@@ -108,8 +116,8 @@ def _synthetic(num_envs: int, steps: int, repeats: int) -> tuple[list[Row], str]
     generator = torch.Generator().manual_seed(0)
     env = _FakeEnv(
         num_envs,
-        "cpu",
-        *(torch.randn(num_envs, size, generator=generator) for size in (2, 2, 1, 1)),
+        device,
+        *(torch.randn(num_envs, size, generator=generator).to(device) for size in (2, 2, 1, 1)),
     )
     manager = MetricsManager(_synthetic_terms(), env)
     samples = interleave(
@@ -121,7 +129,8 @@ def _synthetic(num_envs: int, steps: int, repeats: int) -> tuple[list[Row], str]
     )
     sync = _no_host_sync(manager)
     row = Row(
-        f"8 terms, {num_envs:,} envs (CPU): compute + reset, per step",
+        f"8 terms, {num_envs:,} envs ({'CPU' if device == 'cpu' else 'GPU'}): "
+        "compute + reset, per step",
         median(samples["pat"]),
         "empty config (NullMetricsManager)",
         median(samples["null"]),
@@ -249,6 +258,10 @@ def run(quick: bool) -> dict[str, Any]:
     for num_envs in (1024, 4096):
         new, _ = _synthetic(num_envs, steps, repeats)
         rows += new
+    gpu = torch.cuda.is_available()
+    for num_envs in (1024, 4096) if gpu else ():
+        new, _ = _synthetic(num_envs, steps, repeats, "cuda")
+        rows += new
     notes = [
         f"{steps} steps per sample, each step `compute()` then `reset(ids)` of num_envs/"
         f"{EPISODE_STEPS} envs (Isaac-Cartpole's 300-step episodes); interleaved, median of "
@@ -258,6 +271,10 @@ def run(quick: bool) -> dict[str, Any]:
         "Host syncs: `compute()` ran inside `pat_env_metrics.testing.forbid_host_sync()` "
         "without error. `reset()` synchronises once per call by design (to decide which keys "
         "to report), as Isaac Lab's own managers do on reset.",
+        f"GPU ({torch.cuda.get_device_name()}): the synthetic rows again on `cuda`, timed "
+        "between `torch.cuda.synchronize()` calls; the Isaac Lab rows stay CPU-only."
+        if gpu
+        else "GPU rows: not run (no CUDA device here); they run where `torch.cuda` finds one.",
     ]
     from pat_env_metrics.kitless import isaaclab_available
 
