@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -57,20 +58,39 @@ class Row:
 
 
 def interleave(
-    variants: Mapping[str, Callable[[], float]], repeats: int, *, warmup: int = 1
+    variants: Mapping[str, Callable[[], float]],
+    repeats: int,
+    *,
+    warmup: int = 1,
+    shuffle_seed: int | None = None,
 ) -> dict[str, list[float]]:
     """Run each variant ``repeats`` times in turn (A B C A B C ...); return their samples.
 
     Each callable returns its own measurement (seconds, or any figure), so that set-up
-    and tear-down stay out of it. ``warmup`` rounds run first and are discarded.
+    and tear-down stay out of it. ``warmup`` rounds run first and are discarded. With
+    ``shuffle_seed`` every round runs the variants in a new (seeded) order, so that no
+    variant always follows the same one (a fixed order can favour one side by a few %).
     """
+    order = random.Random(shuffle_seed) if shuffle_seed is not None else None
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for round_index in range(warmup + repeats):
-        for name, measure in variants.items():
-            value = measure()
+        names = list(variants)
+        if order is not None:
+            order.shuffle(names)
+        for name in names:
+            value = variants[name]()
             if round_index >= warmup:
                 samples[name].append(value)
     return samples
+
+
+def paired_ratio(samples: list[float], baseline_samples: list[float]) -> float:
+    """The median of per-round ratios ``samples[i] / baseline_samples[i]``.
+
+    Each round's pair ran minutes apart at most, so slow drifts of the machine's speed
+    cancel in the ratio; the median of the ratios is steadier than a ratio of medians.
+    """
+    return median([a / b for a, b in zip(samples, baseline_samples, strict=True)])
 
 
 def median(values: list[float]) -> float:
