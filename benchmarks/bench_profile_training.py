@@ -95,9 +95,7 @@ def run(quick: bool) -> dict[str, Any]:
         trainer.plain(), trainer.instrumented()  # imports, first-call caches
         plain = _profiled(trainer.plain)
         pat = _profiled(trainer.instrumented)
-    total = {
-        name: sum(e[2] for e in stats.values()) for name, stats in (("plain", plain), ("pat", pat))
-    }
+    total = {"plain": _own_total(plain), "pat": _own_total(pat)}
     split = _split(plain, pat)
     speed = (split["same_calls"] + split["same_calls_plain"]) / split["same_calls_plain"]
     notes = [

@@ -146,7 +146,7 @@ def _timed_hooks() -> Iterator[None]:
             setattr(Instrumentation, name, original)
 
 
-def _stall(trainer: _Trainer) -> dict[str, Any]:
+def _stall(trainer: _Trainer) -> tuple[dict[str, Any], dict[str, float]]:
     """One more instrumented run with timers around pat's hooks, and its threads' CPU."""
     for times in _timings().values():
         times.clear()
@@ -165,8 +165,7 @@ def _stall(trainer: _Trainer) -> dict[str, Any]:
             "p99_s": ordered[int(0.99 * (len(ordered) - 1))] if ordered else 0.0,
         }
     # thread_time/process_time include instrument() and close() too: an upper bound
-    stats["run"] = {"loop_s": loop, "main_cpu_s": main_cpu, "other_threads_cpu_s": other_cpu}
-    return stats
+    return stats, {"loop_s": loop, "main_cpu_s": main_cpu, "other_threads_cpu_s": other_cpu}
 
 
 def _loop_rows(label: str, samples: dict[str, list[float]]) -> list[Row]:
@@ -222,12 +221,10 @@ def _variant(
         shuffle_seed=42,
     )
     totals = trainer.totals[-repeats:]
-    stall = _stall(trainer)
-    run = stall.pop("run")
+    stall, run = _stall(trainer)
     worst = max(stall.values(), key=lambda s: s["max_s"])
     worst_name = next(n for n, s in stall.items() if s is worst)
     in_hooks = sum(s["total_s"] for s in stall.values())
-    stall["run"] = run
     rows = _loop_rows(label, samples)
     rows += [
         Row(
@@ -267,7 +264,7 @@ def _variant(
             note=f"p99 of `{worst_name}` calls: {worst['p99_s'] * 1e3:.2f} ms",
         ),
     ]
-    return rows, stall
+    return rows, {**stall, "run": run}
 
 
 def run(quick: bool) -> dict[str, Any]:

@@ -205,7 +205,7 @@ def test_a_resent_request_stores_nothing_twice(tmp_path: Path, store: str) -> No
 
 
 def test_stores_written_in_process_gather_points_longer_than_servers(tmp_path: Path) -> None:
-    local = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    server = MlflowClient(f"http://127.0.0.1:{free_port()}")  # nothing is sent to it
+    local = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    server = f"http://127.0.0.1:{free_port()}"
     assert linger_seconds(local) == LOCAL_STORE_LINGER_SECONDS == 5.0
     assert linger_seconds(server) == REMOTE_STORE_LINGER_SECONDS == 1.0

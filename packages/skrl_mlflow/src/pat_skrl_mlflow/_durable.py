@@ -375,10 +375,9 @@ ran 3-32 % longer with 1 s requests to sqlite, not at all with a null sink), so 
 fuller requests. A server (``http(s)://``, ``databricks``) does that work in its own process."""
 
 
-def linger_seconds(client: Any) -> float:
-    """How long the sender lets points gather before a request to ``client``'s store."""
-    uri = str(getattr(getattr(client, "_tracking_client", None), "tracking_uri", ""))
-    remote = uri.startswith(("http://", "https://", "databricks"))
+def linger_seconds(tracking_uri: str) -> float:
+    """How long the sender lets points gather before a request to the store at ``tracking_uri``."""
+    remote = tracking_uri.startswith(("http://", "https://", "databricks"))
     return REMOTE_STORE_LINGER_SECONDS if remote else LOCAL_STORE_LINGER_SECONDS
 
 

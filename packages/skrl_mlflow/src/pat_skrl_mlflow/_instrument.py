@@ -101,7 +101,7 @@ class Instrumentation:
         self.sender = (
             BackgroundSender(
                 durable_sink(target.client, target.run_id, agent),
-                **{"linger_seconds": linger_seconds(target.client), **sender_options},
+                **{"linger_seconds": linger_seconds(target.tracking_uri), **sender_options},
             )
             if target is not None
             else None
