@@ -74,36 +74,30 @@ def main(uri: str, workdir: str, index: str) -> None:
             raise SystemExit("no go signal")
         time.sleep(0.05)
 
-    worst = (0.0, "", -1)  # (seconds, call, timestep) of the longest pat call in the loop
+    worst = [0.0, "", -1]  # [seconds, call, timestep] of the longest pat call in the loop
     worst_step = 0.0  # the most time pat's calls took within one timestep
     max_backlog = 0
     clock = time.perf_counter
+
+    def timed(name: str, at: int, call: Any, /, *args: Any, **kwargs: Any) -> float:
+        began = clock()
+        call(*args, **kwargs)
+        took = clock() - began
+        if took > worst[0]:
+            worst[:] = [took, name, at]
+        return took
+
     first_write_at = time.time()
     for timestep in range(STEPS):
-        in_step = 0.0
-        began = clock()
-        agent.pre_interaction(timestep=timestep, timesteps=STEPS)
-        took = clock() - began
-        in_step += took
-        if took > worst[0]:
-            worst = (took, "pre_interaction", timestep)
+        steps = {"timestep": timestep, "timesteps": STEPS}
+        in_step = timed("pre_interaction", timestep, agent.pre_interaction, **steps)
         for tag in tags:
             value = rng.random()
             produced[tag].append(value)
-            began = clock()
-            agent.track_data(tag, value)
-            took = clock() - began
-            in_step += took
-            if took > worst[0]:
-                worst = (took, "track_data", timestep)
+            in_step += timed("track_data", timestep, agent.track_data, tag, value)
         if timestep == STEPS - 1:
             break  # the last boundary ends training and awaits delivery: timed below
-        began = clock()
-        agent.post_interaction(timestep=timestep, timesteps=STEPS)
-        took = clock() - began
-        in_step += took
-        if took > worst[0]:
-            worst = (took, "post_interaction", timestep)
+        in_step += timed("post_interaction", timestep, agent.post_interaction, **steps)
         worst_step = max(worst_step, in_step)
         if timestep % 10 == 0:
             max_backlog = max(max_backlog, handle.sender.stats.pending)
