@@ -49,7 +49,18 @@ def _pytest(session: nox.Session, *paths: str, marker: str) -> None:
         marker,
         *paths,
         *session.posargs,
+        env=_bytecode_cache(session),
     )
+
+
+def _bytecode_cache(session: nox.Session) -> dict[str, str]:
+    """Let the tests' child processes (``pat train``, pat's store writer) reuse compiled
+    bytecode: with ``PYTHONDONTWRITEBYTECODE`` set (as on CI's machines) and no ``.pyc``
+    files in the environment, each child would compile MLflow, torch ... again (seconds)."""
+    return {
+        "PYTHONDONTWRITEBYTECODE": "",
+        "PYTHONPYCACHEPREFIX": str(Path(session.cache_dir) / "pycache"),
+    }
 
 
 @nox.session

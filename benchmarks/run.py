@@ -17,6 +17,7 @@ import importlib
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         print(render())
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # as `pat train` on the CPU
+    # Child processes (pat's store writer) load compiled bytecode, as on a user's machine:
+    # this environment sets PYTHONDONTWRITEBYTECODE and its venv holds no .pyc files.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "pat-pycache"))
     info = machine()
     info["mode"] = "quick" if args.quick else "full"
     info["context"] = args.context

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, Sink, SinkRejected, SinkUnavailable
 from pat_skrl_mlflow._spool import SPOOL_DIRNAME, Spool
+from pat_skrl_mlflow._store_process import ProcessSink, store_writes_in_process, use_process
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -329,6 +330,9 @@ class SpoolingSink:
         self._wake.set()
         if drainer is not None:
             drainer.join(timeout=5.0)
+        closer = getattr(self.inner, "close", None)
+        if callable(closer):  # pat's store writer process: it finishes, then exits
+            closer()
         waiting = self.spool.pending_count() if self._stats.spooled or self._backlog else 0
         with self._state:
             self._stats.waiting = waiting
@@ -352,8 +356,12 @@ class SpoolingSink:
 def _masked(sink: Any) -> str:
     from pat_skrl_mlflow._secrets import mask_uri
 
-    uri = getattr(getattr(sink, "client", None), "_tracking_client", None)
-    return mask_uri(str(getattr(uri, "tracking_uri", "") or ""))
+    return mask_uri(_client_uri(getattr(sink, "client", None)))
+
+
+def _client_uri(client: Any) -> str:
+    """The tracking URI an ``MlflowClient`` was made for ("" for other clients)."""
+    return str(getattr(getattr(client, "_tracking_client", None), "tracking_uri", "") or "")
 
 
 def spool_directory(agent: Any, run_id: str) -> Path:
@@ -369,26 +377,35 @@ def spool_directory(agent: Any, run_id: str) -> Path:
 
 REMOTE_STORE_LINGER_SECONDS = 1.0
 LOCAL_STORE_LINGER_SECONDS = 5.0
-"""A store MLflow writes from this process (sqlite, a database URI, files): its Python work
-per request holds the GIL and slows the training thread (measured: the same skrl/torch code
-ran 3-32 % longer with 1 s requests to sqlite, not at all with a null sink), so fewer,
-fuller requests. A server (``http(s)://``, ``databricks``) does that work in its own process."""
+"""A store MLflow writes itself (sqlite, a database URI, files): each request is MLflow's
+Python work (SQLAlchemy, sqlite's I/O) in pat's store writer process -- or, with
+``PAT_STORE_PROCESS=0``, in the training process, where it held the GIL and slowed the
+training thread (measured: the same skrl/torch code ran 3-32 % longer with 1 s requests to
+sqlite, not at all with a null sink) -- so fewer, fuller requests. A server (``http(s)://``,
+``databricks``) does that work in its own process."""
 
 
 def linger_seconds(tracking_uri: str) -> float:
     """How long the sender lets points gather before a request to the store at ``tracking_uri``."""
-    remote = tracking_uri.startswith(("http://", "https://", "databricks"))
-    return REMOTE_STORE_LINGER_SECONDS if remote else LOCAL_STORE_LINGER_SECONDS
+    if store_writes_in_process(tracking_uri):
+        return LOCAL_STORE_LINGER_SECONDS
+    return REMOTE_STORE_LINGER_SECONDS
 
 
-def durable_sink(client: Any, run_id: str, agent: Any = None) -> Sink:
-    """The sink pat uses for a run: MLflow, spooled when the store is unreachable."""
+def durable_sink(client: Any, run_id: str, agent: Any = None, tracking_uri: str = "") -> Sink:
+    """The sink pat uses for a run: MLflow, spooled when the store is unreachable.
+
+    A store MLflow writes in-process (sqlite, a database) is written from a child process
+    (see :mod:`pat_skrl_mlflow._store_process`) unless ``PAT_STORE_PROCESS=0``.
+    """
     from pat_skrl_mlflow._secrets import protect
 
-    protect(str(getattr(getattr(client, "_tracking_client", None), "tracking_uri", "")))
-    inner = MlflowSink(client, run_id)
-    return SpoolingSink(
-        inner,
-        Spool(spool_directory(agent, run_id)),
-        offline=run_id.startswith(OFFLINE_PREFIX),
+    uri = tracking_uri or _client_uri(client)
+    protect(uri)
+    offline = run_id.startswith(OFFLINE_PREFIX)
+    inner = (
+        ProcessSink(client, run_id, uri)
+        if uri and not offline and use_process(uri)
+        else MlflowSink(client, run_id)
     )
+    return SpoolingSink(inner, Spool(spool_directory(agent, run_id)), offline=offline)

@@ -100,7 +100,7 @@ class Instrumentation:
         self.gate = EnvInfoGate(environment_info)
         self.sender = (
             BackgroundSender(
-                durable_sink(target.client, target.run_id, agent),
+                durable_sink(target.client, target.run_id, agent, target.tracking_uri),
                 **{"linger_seconds": linger_seconds(target.tracking_uri), **sender_options},
             )
             if target is not None

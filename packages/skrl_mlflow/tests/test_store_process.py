@@ -1,0 +1,167 @@
+"""pat's store writer process: a real child writing a real sqlite store."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from mlflow import MlflowClient
+
+from pat_skrl_mlflow import MetricPoint, MlflowSink
+from pat_skrl_mlflow._durable import durable_sink
+from pat_skrl_mlflow._sink import SinkRejected, SinkUnavailable
+from pat_skrl_mlflow._store_process import PROCESS_VARIABLE, ProcessSink
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+def _points(count: int, key: str = "loss", start: int = 0) -> list[MetricPoint]:
+    return [
+        MetricPoint(key, float(step), step, 1_700_000_000_000 + step)
+        for step in range(start, start + count)
+    ]
+
+
+@pytest.fixture
+def run(store: str) -> tuple[MlflowClient, str]:
+    client = MlflowClient(store)
+    return client, client.create_run("0").info.run_id
+
+
+@pytest.fixture
+def sink(store: str, run: tuple[MlflowClient, str]) -> Iterator[ProcessSink]:
+    client, run_id = run
+    writer = ProcessSink(client, run_id, store)
+    yield writer
+    writer.close()
+
+
+def _stored(client: MlflowClient, run_id: str, key: str = "loss") -> list[tuple[int, float]]:
+    return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+
+
+def test_points_reach_the_store_through_the_child_with_their_steps_and_values(
+    sink: ProcessSink, run: tuple[MlflowClient, str]
+) -> None:
+    client, run_id = run
+    points = [*_points(999), MetricPoint("loss", math.nan, 999, 1_700_000_000_999)]
+    sink.write(points)
+    stored = _stored(client, run_id)
+    assert [step for step, _ in stored] == list(range(1000))
+    assert [value for _, value in stored[:999]] == [float(s) for s in range(999)]
+    assert math.isnan(stored[999][1])
+    assert sink._child is not None
+    assert sink._child.pid != os.getpid()
+
+
+def test_a_refusal_of_the_store_comes_back_as_rejected(store: str) -> None:
+    missing_run = "0" * 32
+    writer = ProcessSink(MlflowClient(store), missing_run, store)
+    try:
+        with pytest.raises(SinkRejected, match=r"(?i)run"):
+            writer.write(_points(3))
+    finally:
+        writer.close()
+
+
+def test_a_killed_child_is_replaced_by_the_next_request(
+    sink: ProcessSink, run: tuple[MlflowClient, str]
+) -> None:
+    client, run_id = run
+    sink.write(_points(10))
+    first = sink._child
+    assert first is not None
+    first.kill()
+    first.wait()
+    sink.write(_points(10, start=10))
+    assert sink._child is not None
+    assert sink._child.pid != first.pid
+    assert [step for step, _ in _stored(client, run_id)] == list(range(20))
+
+
+def test_the_child_ignores_ctrl_c_and_keeps_writing(
+    sink: ProcessSink, run: tuple[MlflowClient, str]
+) -> None:
+    client, run_id = run
+    sink.write(_points(1))  # the child has installed its handlers once it has answered
+    assert sink._child is not None
+    os.kill(sink._child.pid, signal.SIGINT)
+    sink.write(_points(1, start=1))
+    assert sink._child.poll() is None
+    assert [step for step, _ in _stored(client, run_id)] == [0, 1]
+
+
+def test_close_ends_the_child_and_later_requests_fail_as_unavailable(sink: ProcessSink) -> None:
+    sink.write(_points(1))
+    child = sink._child
+    assert child is not None
+    sink.close()
+    assert child.poll() == 0
+    with pytest.raises(SinkUnavailable, match="closed"):
+        sink.write(_points(1, start=1))
+    assert child.poll() == 0  # not restarted
+
+
+def test_the_child_does_not_outlive_a_parent_that_never_closed_it(
+    store: str, run: tuple[MlflowClient, str], tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    _, run_id = run
+    script = tmp_path / "parent.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import os, sys
+        from mlflow import MlflowClient
+        from pat_skrl_mlflow import MetricPoint
+        from pat_skrl_mlflow._store_process import ProcessSink
+        sink = ProcessSink(MlflowClient({store!r}), {run_id!r}, {store!r})
+        sink.write([MetricPoint("loss", 1.0, 0, 1)])
+        print(sink._child.pid, flush=True)
+        os._exit(0)  # no close(), no atexit: as a killed training process
+        """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], env=child_env, capture_output=True, text=True, check=True
+    )
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie of a reaped parent counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_which_stores_pat_writes_from_a_child(
+    store: str, run: tuple[MlflowClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, run_id = run
+    local = durable_sink(client, run_id, tracking_uri=store)
+    server = durable_sink(client, run_id, tracking_uri="http://127.0.0.1:5000")
+    monkeypatch.setenv(PROCESS_VARIABLE, "0")
+    switched_off = durable_sink(client, run_id, tracking_uri=store)
+    try:
+        assert type(local.inner) is ProcessSink  # type: ignore[attr-defined]
+        assert type(server.inner) is MlflowSink  # type: ignore[attr-defined]
+        assert type(switched_off.inner) is MlflowSink  # type: ignore[attr-defined]
+    finally:
+        for each in (local, server, switched_off):
+            each.close(0)  # type: ignore[attr-defined]
