@@ -109,8 +109,9 @@ def run(quick: bool) -> dict[str, Any]:
         f"same code ran {speed:.3f}x as long in the instrumented run.",
         "The instrumented run includes `instrument()` and `close()` (run creation, config, "
         "the last flush). A large same-calls share means the machine's speed moved between "
-        "the two runs (or pat's threads slowed the training thread: the sender's MLflow "
-        "writes hold the GIL while they run Python); benchmark 1's A/A row shows how much "
+        "the two runs (or pat's threads slowed the training thread: with "
+        "`PAT_STORE_PROCESS=0` the sender thread runs MLflow's sqlite writes, holding the "
+        "GIL); benchmark 1's A/A row shows how much "
         "speed moves with nothing changed.",
         "The functions whose own time differs most:",
     ]

@@ -165,3 +165,19 @@ def test_which_stores_pat_writes_from_a_child(
     finally:
         for each in (local, server, switched_off):
             each.close(0)  # type: ignore[attr-defined]
+
+
+def test_a_child_that_cannot_start_fails_requests_as_unavailable(
+    store: str, run: tuple[MlflowClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fake: process creation failing (out of PIDs, memory) cannot be caused safely here.
+    def refuse(*_: object, **__: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    client, run_id = run
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    writer = ProcessSink(client, run_id, store)  # training goes on: no exception here
+    with pytest.raises(SinkUnavailable, match="Resource temporarily unavailable"):
+        writer.write(_points(1))
+    writer.close()
+    assert _stored(client, run_id) == []
