@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -112,6 +113,12 @@ def run_process(command: list[str], env: Mapping[str, str] | None = None) -> flo
         command, env=dict(env or os.environ), check=True, capture_output=True, timeout=300
     )
     return time.perf_counter() - start
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished, waited-for children so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def bytecode_env(cache: str) -> dict[str, str]:

@@ -16,7 +16,6 @@ discarded.
 from __future__ import annotations
 
 import math
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from _common import BIN, Row, bytecode_env, median, result
+from _common import BIN, Row, bytecode_env, children_cpu, median, result
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -97,7 +96,7 @@ def _run(command: list[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, 
     Raises with the tail of its output if it fails.
     """
     cwd.mkdir(parents=True, exist_ok=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = children_cpu()
     start = time.perf_counter()
     done = subprocess.run(
         command,
@@ -109,8 +108,7 @@ def _run(command: list[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, 
         check=False,
     )
     elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = children_cpu() - before
     (cwd / "output.txt").write_text(done.stdout + done.stderr)
     if done.returncode:
         tail = (done.stdout + done.stderr)[-2000:]

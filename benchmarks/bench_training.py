@@ -11,7 +11,6 @@ import contextlib
 import functools
 import logging
 import os
-import resource
 import shutil
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from _common import ROOT, Row, interleave, median, paired_ratio, result
+from _common import ROOT, Row, children_cpu, interleave, median, paired_ratio, result
 from _server import mlflow_server
 
 if TYPE_CHECKING:
@@ -153,11 +152,11 @@ def _stall(trainer: _Trainer) -> tuple[dict[str, Any], dict[str, float]]:
         times.clear()
     with _timed_hooks():
         main_cpu, process_cpu = time.thread_time(), time.process_time()
-        children_cpu = _children_cpu()
+        writer_cpu_before = children_cpu()
         loop = trainer.instrumented()
         main_cpu = time.thread_time() - main_cpu
         other_cpu = time.process_time() - process_cpu - main_cpu
-        writer_cpu = _children_cpu() - children_cpu  # close() waited for pat's store writer
+        writer_cpu = children_cpu() - writer_cpu_before  # close() waited for pat's store writer
     stats: dict[str, Any] = {}
     for name, times in _timings().items():
         ordered = sorted(times)
@@ -175,11 +174,6 @@ def _stall(trainer: _Trainer) -> tuple[dict[str, Any], dict[str, float]]:
         "writer_process_cpu_s": writer_cpu,
         "outside_training_thread_cpu_s": other_cpu + writer_cpu,
     }
-
-
-def _children_cpu() -> float:
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
 
 
 def _loop_rows(label: str, samples: dict[str, list[float]]) -> list[Row]:

@@ -161,22 +161,18 @@ def _stop(child: subprocess.Popen[bytes] | None, timeout: float = 1.0) -> None:
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The child: open the store, then store each request until stdin closes."""
-    import logging
-
     from mlflow import MlflowClient
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     client = MlflowClient(_receive(stdin))
-    sinks: dict[str, MlflowSink] = {}
     while True:
         try:
             run_id, rows = _receive(stdin)
         except EOFError:
             return
-        sink = sinks.setdefault(run_id, MlflowSink(client, run_id))
         try:
-            sink.write([MetricPoint(*row) for row in rows])
+            MlflowSink(client, run_id).write([MetricPoint(*row) for row in rows])
             answer = ("ok", "")
         except SinkRejected as exc:
             answer = ("rejected", str(exc))
