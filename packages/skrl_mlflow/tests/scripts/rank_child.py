@@ -56,6 +56,9 @@ def main() -> None:
     result = {"plain": _train(rank, uri, False), "aggregated": _train(rank, uri, True)}
     result["version"] = pat_skrl_mlflow.__version__
     Path(out_dir, f"rank{rank}.json").write_text(json.dumps(result))
+    # gloo can abort a rank ("terminate called without an active exception") that tears its
+    # process group down while its peer is still finishing; meet first, then both tear down
+    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
 
