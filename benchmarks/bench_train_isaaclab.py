@@ -1,7 +1,9 @@
 """Benchmark 5: ``pat train`` vs Isaac Lab's own skrl training, Isaac-Cartpole, 256 envs, CPU.
 
 Whole processes, interleaved (pat, Isaac Lab, pat, ...): wall time, CPU time (less moved by
-other processes on a shared machine), and the learning curve
+other processes on a shared machine), the wall time of the training loop alone (skrl's
+``Runner.run``, timed on both sides by ``loop_timer/sitecustomize.py``) and of the rest of the
+process, and the learning curve
 (``Reward / Total reward (mean)`` per logged timestep) of each, pat's from the MLflow sqlite
 store it writes in its working directory, Isaac Lab's from the TensorBoard events its skrl
 script writes under ``logs/skrl/``. Every process runs in its own temporary directory.
@@ -16,13 +18,14 @@ discarded.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import sqlite3
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 from _common import BIN, Row, bytecode_env, children_cpu, median, result
@@ -39,6 +42,7 @@ ROLLOUTS = 16  # the task's skrl config: timesteps per PPO update
 PAT_KEY = "episode_reward_mean"  # pat's MLflow key for skrl's "Reward / Total reward (mean)"
 SKRL_TAG = "Reward / Total reward (mean)"
 TIMEOUT_S = 1800
+LOOP_TIMER = Path(__file__).parent / "loop_timer"  # a sitecustomize timing skrl's Runner.run
 
 PAT_CMD = [
     str(BIN / "pat"), "train", "--task", "Isaac-Cartpole-v0", "--num-envs", str(NUM_ENVS),
@@ -90,12 +94,19 @@ CURVES: dict[str, tuple[str, Callable[[Path], Curve]]] = {
 """Learning curves read after each run: which side's directory, and how."""
 
 
-def _run(command: list[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of one whole process in ``cwd``.
+class Timing(NamedTuple):
+    """Seconds of one whole process: wall, CPU (user + system), and its training loop's wall."""
 
-    Raises with the tail of its output if it fails.
-    """
+    wall: float
+    cpu: float
+    loop: float
+
+
+def _run(command: list[str], cwd: Path, env: Mapping[str, str]) -> Timing:
+    """Time one whole process in ``cwd``; raises with the tail of its output if it fails."""
     cwd.mkdir(parents=True, exist_ok=True)
+    loop_file = cwd / "loop_seconds.txt"
+    env = {**env, "PAT_BENCH_LOOP_FILE": str(loop_file)}
     before = children_cpu()
     start = time.perf_counter()
     done = subprocess.run(
@@ -113,7 +124,8 @@ def _run(command: list[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, 
     if done.returncode:
         tail = (done.stdout + done.stderr)[-2000:]
         raise RuntimeError(f"{command[0]} exited with {done.returncode}:\n{tail}")
-    return elapsed, cpu
+    loops = loop_file.read_text().split() if loop_file.exists() else []
+    return Timing(elapsed, cpu, float(loops[-1]) if loops else math.nan)
 
 
 def _agent_cfg_difference(lab_dir: Path) -> list[str]:
@@ -167,6 +179,7 @@ def _measure(repeats: int, quick: bool, sizes: dict[str, Any]) -> dict[str, Any]
     commands = {"pat": PAT_CMD, "isaaclab": LAB_CMD}
     samples: dict[str, list[float]] = {"pat": [], "isaaclab": []}
     cpu: dict[str, list[float]] = {"pat": [], "isaaclab": []}
+    loops: dict[str, list[float]] = {"pat": [], "isaaclab": []}
     curves: dict[str, list[Curve]] = {key: [] for key in CURVES}
     with tempfile.TemporaryDirectory(prefix="pat-bench-train-") as tmp:
         root = write_asset_root_mirror(Path(tmp) / "assets")
@@ -174,6 +187,7 @@ def _measure(repeats: int, quick: bool, sizes: dict[str, Any]) -> dict[str, Any]
         env["ISAACSIM_ASSET_ROOT"] = str(root)
         env.pop("PAT_OFFLINE_ASSETS", None)  # the asset root decides, on both sides
         env.setdefault("OMP_NUM_THREADS", "1")  # pat's own CPU default, for Isaac Lab too
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(LOOP_TIMER), env.get("PYTHONPATH")]))
         for name, command in commands.items():
             _run(command + WARMUP_ARGS[name], Path(tmp) / f"warmup-{name}", env)
         store = Path(tmp) / "warmup-pat" / "mlflow.db"
@@ -183,9 +197,10 @@ def _measure(repeats: int, quick: bool, sizes: dict[str, Any]) -> dict[str, Any]
                 if name == "pat":  # an existing store, as from the second run on: see notes
                     cwd.mkdir()
                     shutil.copyfile(store, cwd / "mlflow.db")
-                wall, used = _run(command, cwd, env)
-                samples[name].append(wall)
-                cpu[name].append(used)
+                timing = _run(command, cwd, env)
+                samples[name].append(timing.wall)
+                cpu[name].append(timing.cpu)
+                loops[name].append(timing.loop)
                 for key, (side, read) in CURVES.items():
                     if side == name:
                         curves[key].append(read(cwd))
@@ -195,6 +210,7 @@ def _measure(repeats: int, quick: bool, sizes: dict[str, Any]) -> dict[str, Any]
         sizes=sizes,
         samples=samples,
         cpu=cpu,
+        loops=loops,
         curves=curves,
         config_difference=config_difference,
         threads=env["OMP_NUM_THREADS"],
@@ -211,6 +227,7 @@ def _document(
     sizes: dict[str, Any],
     samples: dict[str, list[float]],
     cpu: dict[str, list[float]],
+    loops: dict[str, list[float]],
     curves: dict[str, list[Curve]],
     config_difference: list[str],
     threads: str,
@@ -246,6 +263,31 @@ def _document(
         baseline_samples=cpu["isaaclab"],
         note="less sensitive than wall time to other processes on the machine",
     )
+    outside = {
+        name: [wall - loop for wall, loop in zip(samples[name], loops[name], strict=True)]
+        for name in samples
+    }
+    loop_row = Row(
+        "the training loop of the same `pat train` processes (skrl's `Runner.run`)",
+        median(loops["pat"]),
+        "the training loop of the same `isaaclab train` processes",
+        median(loops["isaaclab"]),
+        "s",
+        samples=loops["pat"],
+        baseline_samples=loops["isaaclab"],
+        note="pat's env metrics, progress bar and MLflow capture run inside it",
+    )
+    outside_row = Row(
+        "the rest of the same `pat train` processes (whole minus loop)",
+        median(outside["pat"]),
+        "the rest of the same `isaaclab train` processes",
+        median(outside["isaaclab"]),
+        "s",
+        samples=outside["pat"],
+        baseline_samples=outside["isaaclab"],
+        note="start-up, task resolution, env and agent creation, MLflow's import, the run's "
+        "creation and end, teardown",
+    )
     largest_gap = max((g for g in gaps if g is not None), default=None)
     notes = [
         f"Whole processes, interleaved (pat first), {len(samples['pat'])} pair(s) after a "
@@ -277,4 +319,5 @@ def _document(
         "Every curve, pat's MLflow `episode_reward_mean` too, is in the JSON's `extra`.",
     ]
     extra = {"curves": curves, "curve_gaps": gaps, "agent_cfg_difference": config_difference}
-    return result(NAME, TITLE, [row, cpu_row], quick=quick, sizes=sizes, notes=notes, extra=extra)
+    rows = [row, cpu_row, loop_row, outside_row]
+    return result(NAME, TITLE, rows, quick=quick, sizes=sizes, notes=notes, extra=extra)

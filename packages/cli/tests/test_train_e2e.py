@@ -49,6 +49,16 @@ def stored_points(database: Path) -> dict[str, list[int]]:
     return steps
 
 
+def tensorboard_last_step(directory: Path, tag: str) -> int | None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = sorted(directory.glob("**/events.out.tfevents.*"))
+    assert events, f"no TensorBoard events under {directory}"
+    accumulator = EventAccumulator(str(events[-1].parent), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return max((event.step for event in accumulator.Scalars(tag)), default=None)
+
+
 def test_train_cartpole_then_inspect_and_filter_its_run(invoke, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
@@ -86,6 +96,8 @@ def test_train_cartpole_then_inspect_and_filter_its_run(invoke, tmp_path):
     logged = int(re.search(r"metrics logged\s+([\d,]+) points", out).group(1).replace(",", ""))
     assert logged == sum(map(len, points.values()))
     assert list(work.glob("runs/CartPole-v1/*/pat_run.json"))
+    # pat train ends its process without Python's teardown: skrl's TensorBoard events survive
+    assert tensorboard_last_step(work / "runs", "Reward / Instantaneous reward (mean)") == 200
 
     # The run it created, read back by the other commands (in-process, same store).
     inspected = invoke(

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pat_cli import _fast_exit
 from pat_cli._console import console, err_console
 from pat_cli._errors import DOMAIN_ERROR, fail
 from pat_cli._offline import masked, open_run
@@ -115,6 +116,7 @@ def train(plan: TrainPlan) -> int:
             code=DOMAIN_ERROR,
         )
     summary = handle.close(status)
+    _close_tensorboard(runner.agent)
     env.close()
     outcome = _outcome(
         plan=plan,
@@ -125,7 +127,20 @@ def train(plan: TrainPlan) -> int:
         status=status,
         agent=runner.agent,
     )
-    return _report(outcome)
+    code = _report(outcome)
+    _fast_exit.allow()  # the run is ended, its points stored, every file closed
+    return code
+
+
+def _close_tensorboard(agent: Any) -> None:
+    """Flush and close skrl's TensorBoard writer (skrl never closes it itself)."""
+    writer = getattr(agent, "writer", None)
+    if writer is None:
+        return
+    try:
+        writer.close()
+    except Exception as error:
+        err_console.print(f"Could not close skrl's TensorBoard writer: {error}")
 
 
 def _report(outcome: TrainOutcome) -> int:

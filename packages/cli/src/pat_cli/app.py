@@ -90,4 +90,18 @@ def _root(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        from pat_cli import _fast_exit
+
+        if _fast_exit.allowed():
+            _fast_exit.exit_now(_exit_code(done.code))
+        raise
+
+
+def _exit_code(code: object) -> int:
+    """The status ``sys.exit(code)`` would give the process."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
