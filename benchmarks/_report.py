@@ -127,7 +127,7 @@ MISSES = [
     "machine's noise: Isaac Lab's own identical loops took 62.8-87.1 s, pat's 68.3-83.4 s; "
     "pair by pair pat's whole process took 0.94, 1.13, 0.94, 1.19 and 0.96x Isaac Lab's "
     "(faster in three of five). In-process A/B runs of the loop with pat's parts switched on "
-    "one by one (env metrics, MLflow capture, progress bar) differ by less than the spread "
+    "one by one (env metrics, MLflow capture, progress bar) differ by about the spread "
     "of repeats, and a profile puts pat's own code at under 2 % of the loop; the 20-35 % "
     "slower Warp/torch calls a single cProfile pair showed earlier were that noise.",
 ]
