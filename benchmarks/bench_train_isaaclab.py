@@ -217,6 +217,20 @@ def _measure(repeats: int, quick: bool, sizes: dict[str, Any]) -> dict[str, Any]
     )
 
 
+def _sides_row(figure: str, baseline: str, seconds: dict[str, list[float]], note: str) -> Row:
+    """A row without a goal: the median of pat's ``seconds`` against Isaac Lab's."""
+    return Row(
+        figure,
+        median(seconds["pat"]),
+        baseline,
+        median(seconds["isaaclab"]),
+        "s",
+        samples=seconds["pat"],
+        baseline_samples=seconds["isaaclab"],
+        note=note,
+    )
+
+
 def _finals(curves: list[Curve]) -> list[float | None]:
     return [round(curve[-1][1], 3) if curve else None for curve in curves]
 
@@ -253,41 +267,31 @@ def _document(
         f"{_finals(curves['isaaclab_tensorboard'])} (skrl's TensorBoard); pat's MLflow "
         f"episode_reward_mean {_finals(curves['pat_mlflow'])} (per-rollout windows)",
     )
-    cpu_row = Row(
-        "CPU seconds (user + system) of the same `pat train` processes",
-        median(cpu["pat"]),
-        "the same `isaaclab train` processes",
-        median(cpu["isaaclab"]),
-        "s",
-        samples=cpu["pat"],
-        baseline_samples=cpu["isaaclab"],
-        note="less sensitive than wall time to other processes on the machine",
-    )
     outside = {
         name: [wall - loop for wall, loop in zip(samples[name], loops[name], strict=True)]
         for name in samples
     }
-    loop_row = Row(
-        "the training loop of the same `pat train` processes (skrl's `Runner.run`)",
-        median(loops["pat"]),
-        "the training loop of the same `isaaclab train` processes",
-        median(loops["isaaclab"]),
-        "s",
-        samples=loops["pat"],
-        baseline_samples=loops["isaaclab"],
-        note="pat's env metrics, progress bar and MLflow capture run inside it",
-    )
-    outside_row = Row(
-        "the rest of the same `pat train` processes (whole minus loop)",
-        median(outside["pat"]),
-        "the rest of the same `isaaclab train` processes",
-        median(outside["isaaclab"]),
-        "s",
-        samples=outside["pat"],
-        baseline_samples=outside["isaaclab"],
-        note="start-up, task resolution, env and agent creation, MLflow's import, the run's "
-        "creation and end, teardown",
-    )
+    detail_rows = [
+        _sides_row(
+            "CPU seconds (user + system) of the same `pat train` processes",
+            "the same `isaaclab train` processes",
+            cpu,
+            "less sensitive than wall time to other processes on the machine",
+        ),
+        _sides_row(
+            "the training loop of the same `pat train` processes (skrl's `Runner.run`)",
+            "the training loop of the same `isaaclab train` processes",
+            loops,
+            "pat's env metrics, progress bar and MLflow capture run inside it",
+        ),
+        _sides_row(
+            "the rest of the same `pat train` processes (whole minus loop)",
+            "the rest of the same `isaaclab train` processes",
+            outside,
+            "start-up, task resolution, env and agent creation, MLflow's import, the run's "
+            "creation and end, teardown",
+        ),
+    ]
     largest_gap = max((g for g in gaps if g is not None), default=None)
     notes = [
         f"Whole processes, interleaved (pat first), {len(samples['pat'])} pair(s) after a "
@@ -319,5 +323,5 @@ def _document(
         "Every curve, pat's MLflow `episode_reward_mean` too, is in the JSON's `extra`.",
     ]
     extra = {"curves": curves, "curve_gaps": gaps, "agent_cfg_difference": config_difference}
-    rows = [row, cpu_row, loop_row, outside_row]
+    rows = [row, *detail_rows]
     return result(NAME, TITLE, rows, quick=quick, sizes=sizes, notes=notes, extra=extra)

@@ -95,13 +95,7 @@ def main() -> None:
     except SystemExit as done:
         from pat_cli import _fast_exit
 
-        if _fast_exit.allowed():
-            _fast_exit.exit_now(_exit_code(done.code))
+        # a message (a str code) is printed by Python's own exit
+        if _fast_exit.allowed() and (done.code is None or isinstance(done.code, int)):
+            _fast_exit.exit_now(done.code or 0)
         raise
-
-
-def _exit_code(code: object) -> int:
-    """The status ``sys.exit(code)`` would give the process."""
-    if code is None:
-        return 0
-    return code if isinstance(code, int) else 1
