@@ -65,6 +65,18 @@ def test_train_against_an_unreachable_store_exits_1_with_the_uri_masked(tmp_path
     assert not list(tmp_path.rglob("pat_spool")), "nothing may be trained or spooled"
 
 
+def test_train_against_an_unusable_sqlite_store_exits_1_before_training(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")  # a file where the store's directory should be
+    uri = f"sqlite:///{tmp_path / 'taken' / 'mlflow.db'}"
+    code, output = _run(tmp_path, "train", "--task", "CartPole-v1", "--tracking-uri", uri)
+    assert code == 1, output
+    error = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert error == [f"Error: cannot use the MLflow store {uri}: [Errno 17] File exists: "
+                     f"'{tmp_path / 'taken'}'"], output  # fmt: skip
+    assert "Traceback" not in output
+    assert not (tmp_path / "runs").exists(), "nothing may be trained"
+
+
 def test_sync_of_a_directory_without_spools_exits_1(invoke: Invoke, tmp_path: Path) -> None:
     result = invoke("sync", str(tmp_path))
     assert result.exit_code == 1, result.output

@@ -22,15 +22,25 @@ def pat_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "pat_cli", *args]
 
 
+IMPORT_PROBE = (
+    "import atexit, sys; "
+    "atexit.register(lambda: print('probe: mlflow imported:', 'mlflow' in sys.modules)); "
+    "from pat_cli.app import main; main()"
+)
+"""`pat` that prints, as its process ends, whether it imported MLflow itself."""
+
+
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(COLUMNS="120", NO_COLOR="1")
     return env
 
 
-def run_pat(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_pat(
+    cwd: Path, *args: str, timeout: float = 600, command: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        pat_command(*args),
+        [*(command or pat_command()), *args],
         cwd=cwd,
         env=clean_env(),
         capture_output=True,
@@ -77,6 +87,7 @@ def test_train_cartpole_then_inspect_and_filter_its_run(invoke, tmp_path):
         "3",
         "--experiment",
         "e2e",
+        command=[sys.executable, "-c", IMPORT_PROBE],
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -98,6 +109,8 @@ def test_train_cartpole_then_inspect_and_filter_its_run(invoke, tmp_path):
     assert list(work.glob("runs/CartPole-v1/*/pat_run.json"))
     # pat train ends its process without Python's teardown: skrl's TensorBoard events survive
     assert tensorboard_last_step(work / "runs", "Reward / Instantaneous reward (mean)") == 200
+    # the store writer process made the run: training never paid for MLflow's import
+    assert "probe: mlflow imported: False" in out
 
     # The run it created, read back by the other commands (in-process, same store).
     inspected = invoke(

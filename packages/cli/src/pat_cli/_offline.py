@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from pat_cli._train_plan import TrainPlan
     from pat_skrl_mlflow import RunTarget
+    from pat_skrl_mlflow._store_client import ProcessClient
 
 CHECK_TIMEOUT = "5"
 """Seconds one reachability request may take (a hung server); refused connections fail at once."""
@@ -55,11 +56,34 @@ def store_reachable(tracking_uri: str) -> str | None:
     return None
 
 
-def check_store_or_offline(tracking_uri: str, offline_ok: bool) -> bool:
-    """Exit 1 when the store is unreachable, unless ``offline_ok``; True: train offline."""
+def store_writer(tracking_uri: str, system_metrics: bool) -> ProcessClient | None:
+    """Start pat's store writer process for the run now; None: MLflow runs in this process.
+
+    For a store MLflow writes in-process (sqlite, a database) the child imports MLflow and
+    opens the store while this process resolves the task and builds the env; it then
+    creates, describes and ends the run and stores its metrics. A tracking server,
+    ``PAT_STORE_PROCESS=0`` and ``--system-metrics`` (MLflow's monitor runs beside the
+    run's creator) keep MLflow's client in this process.
+    """
+    from pat_skrl_mlflow._store_process import use_process
+
+    if system_metrics or not use_process(tracking_uri):
+        return None
+    from pat_skrl_mlflow._store_client import ProcessClient
+
+    return ProcessClient(tracking_uri)
+
+
+def check_store_or_offline(
+    tracking_uri: str, offline_ok: bool, writer: ProcessClient | None = None
+) -> bool:
+    """Exit 1 when the store is unreachable, unless ``offline_ok``; True: train offline.
+
+    ``writer``: the run's store writer process (see :func:`store_writer`), which checks.
+    """
     from pat_skrl_mlflow._secrets import mask_uri
 
-    reason = store_reachable(tracking_uri)
+    reason = store_reachable(tracking_uri) if writer is None else writer.check()
     if reason is None:
         return False
     masked = mask_uri(tracking_uri)
@@ -139,13 +163,35 @@ def masked(uri: str) -> str:
     return mask_uri(uri)
 
 
-def open_run(plan: TrainPlan, agent: Any, resume_run: str | None) -> RunTarget:
-    """The run to train into: a new/resumed MLflow run, or an offline one."""
+def open_run(
+    plan: TrainPlan,
+    agent: Any,
+    resume_run: str | None,
+    *,
+    offline: bool,
+    writer: ProcessClient | None,
+) -> RunTarget:
+    """The run to train into: a new/resumed MLflow run, or an offline one.
+
+    ``writer``: the store writer process that creates the run (else MLflow, in this process).
+    """
     from pat_skrl_mlflow import RunTarget, start_run
     from pat_skrl_mlflow._secrets import mask_uri, protect
 
     protect(plan.tracking_uri)  # before any run ends: MLflow would print the URI
-    if not plan.offline:
+    if not offline and writer is not None:
+        try:
+            run_id = writer.start_run(
+                experiment_name=plan.experiment, run_name=plan.run_name, run_id=resume_run
+            )
+        except Exception as error:
+            fail(
+                f"could not start an MLflow run in {mask_uri(plan.tracking_uri)}: {error}",
+                hint="check --experiment, MLFLOW_EXPERIMENT_NAME/_ID and MLFLOW_RUN_ID.",
+                code=DOMAIN_ERROR,
+            )
+        return RunTarget(run_id, plan.tracking_uri, owned=True, client=writer)
+    if not offline:
         return start_run(
             experiment_name=plan.experiment,
             run_name=plan.run_name,

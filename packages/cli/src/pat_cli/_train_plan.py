@@ -43,7 +43,7 @@ class TrainPlan:
     system_metrics: bool
     checkpoint: Path | None
     env_metrics: dict[str, Any] = field(default_factory=dict)
-    offline: bool = False
+    offline_ok: bool = False
     """Train although the store is unreachable (metrics spooled for ``pat sync``)."""
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pat_cli import _fast_exit
 from pat_cli._console import console, err_console
 from pat_cli._errors import DOMAIN_ERROR, fail
-from pat_cli._offline import masked, open_run
+from pat_cli._offline import check_store_or_offline, masked, open_run
 from pat_cli._progress import TrainingProgress
 from pat_cli._train_summary import (
     ENV_PREFIXES,
@@ -33,6 +33,7 @@ from pat_cli._train_summary import (
 
 if TYPE_CHECKING:
     from pat_cli._train_plan import TrainPlan
+    from pat_skrl_mlflow._store_client import ProcessClient
 
 RUN_FILE = "pat_run.json"
 """Written into skrl's experiment directory: which MLflow run its checkpoints belong to."""
@@ -41,8 +42,12 @@ TRACEBACK_VARIABLE = "PAT_TRACEBACK"
 """Set it to see the traceback of a training that failed (pat shows one line otherwise)."""
 
 
-def train(plan: TrainPlan) -> int:
-    """Train; return the exit code (0 finished, 130 interrupted; failures raise)."""
+def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
+    """Train; return the exit code (0 finished, 130 interrupted; failures raise).
+
+    ``writer``: the run's store writer process (``_offline.store_writer``), else MLflow
+    runs in this process.
+    """
     quiet_libraries()
     threads = cpu_threads(plan.device)
     from skrl.utils.runner.torch import Runner
@@ -51,6 +56,7 @@ def train(plan: TrainPlan) -> int:
     from pat_cli._train_env import EnvSpec, make_env
     from pat_skrl_mlflow import instrument
 
+    offline, writer = _check_store(plan, writer)
     env = make_env(EnvSpec(plan.task, plan.num_envs, plan.device, plan.seed, plan.env_metrics))
     try:
         with quiet_setup():  # skrl warns about Isaac Lab configs' deprecated fields
@@ -63,23 +69,10 @@ def train(plan: TrainPlan) -> int:
             hint="check the agent config against skrl's runner docs.",
         )
     resume_run = _resume(runner, plan.checkpoint)
-    target = open_run(plan, runner.agent, resume_run)
+    target = open_run(plan, runner.agent, resume_run, offline=offline, writer=writer)
     _write_run_file(runner.agent, target.run_id, masked(target.tracking_uri))
     experiment = _experiment_name(target)
-    if plan.task.requested != plan.task.id:
-        console.print(
-            f"{plan.task.requested} is called {plan.task.id} since Isaac Lab 3.0; "
-            f"using {plan.task.id}.",
-            highlight=False,
-        )
-    console.print(
-        f"Training [bold]{plan.task.id}[/] with {plan.algorithm.upper()} on {plan.device}: "
-        f"{plan.num_envs} envs x {plan.timesteps:,} timesteps ({threads}), log interval "
-        f"{_interval_text(plan)}. MLflow run [bold]{target.run_id}[/] in experiment "
-        f"{experiment!r} of {masked(target.tracking_uri)}",
-        highlight=False,
-        soft_wrap=True,
-    )
+    _announce(plan, threads, target, experiment)
     try:
         handle = instrument(
             runner.agent,
@@ -127,9 +120,43 @@ def train(plan: TrainPlan) -> int:
         status=status,
         agent=runner.agent,
     )
+    if writer is not None:
+        writer.close()
     code = _report(outcome)
     _fast_exit.allow()  # the run is ended, its points stored, every file closed
     return code
+
+
+def _check_store(
+    plan: TrainPlan, writer: ProcessClient | None
+) -> tuple[bool, ProcessClient | None]:
+    """Whether to train offline, and the writer process to use (none for an offline run).
+
+    Exits when the store is unreachable and --offline-ok was not given.
+    """
+    offline = check_store_or_offline(plan.tracking_uri, plan.offline_ok, writer)
+    if offline and writer is not None:
+        writer.close()
+        return True, None
+    return offline, writer
+
+
+def _announce(plan: TrainPlan, threads: str, target: Any, experiment: str) -> None:
+    """Say what is trained, where, and which MLflow run it goes to."""
+    if plan.task.requested != plan.task.id:
+        console.print(
+            f"{plan.task.requested} is called {plan.task.id} since Isaac Lab 3.0; "
+            f"using {plan.task.id}.",
+            highlight=False,
+        )
+    console.print(
+        f"Training [bold]{plan.task.id}[/] with {plan.algorithm.upper()} on {plan.device}: "
+        f"{plan.num_envs} envs x {plan.timesteps:,} timesteps ({threads}), log interval "
+        f"{_interval_text(plan)}. MLflow run [bold]{target.run_id}[/] in experiment "
+        f"{experiment!r} of {masked(target.tracking_uri)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _close_tensorboard(agent: Any) -> None:
@@ -230,7 +257,7 @@ def _step_offset(target: Any, resume_run: str | None, checkpoint: Path | None) -
 
     steps = [checkpoint_timestep(checkpoint) or 0] if checkpoint is not None else []
     try:
-        steps.append(last_logged_step(target.run_id, target.tracking_uri) or 0)
+        steps.append(last_logged_step(target.run_id, target.tracking_uri, target.client) or 0)
     except Exception as error:
         err_console.print(f"Could not read the last step of run {target.run_id}: {error}")
     offset = max(steps, default=0)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, Sink, SinkRejected, SinkUnavailable
 from pat_skrl_mlflow._spool import SPOOL_DIRNAME, Spool
+from pat_skrl_mlflow._store_client import ProcessClient
 from pat_skrl_mlflow._store_process import ProcessSink, store_writes_in_process, use_process
 
 if TYPE_CHECKING:
@@ -360,8 +361,11 @@ def _masked(sink: Any) -> str:
 
 
 def _client_uri(client: Any) -> str:
-    """The tracking URI an ``MlflowClient`` was made for ("" for other clients)."""
-    return str(getattr(getattr(client, "_tracking_client", None), "tracking_uri", "") or "")
+    """The tracking URI an ``MlflowClient`` (or pat's ``ProcessClient``) was made for, else ""."""
+    uri = getattr(client, "tracking_uri", None)  # ProcessClient's
+    if uri is None:
+        uri = getattr(getattr(client, "_tracking_client", None), "tracking_uri", None)
+    return str(uri or "")
 
 
 def spool_directory(agent: Any, run_id: str) -> Path:
@@ -396,16 +400,19 @@ def durable_sink(client: Any, run_id: str, agent: Any = None, tracking_uri: str 
     """The sink pat uses for a run: MLflow, spooled when the store is unreachable.
 
     A store MLflow writes in-process (sqlite, a database) is written from a child process
-    (see :mod:`pat_skrl_mlflow._store_process`) unless ``PAT_STORE_PROCESS=0``.
+    (see :mod:`pat_skrl_mlflow._store_process`) unless ``PAT_STORE_PROCESS=0``; a
+    :class:`~pat_skrl_mlflow._store_client.ProcessClient`'s run is written by its own child.
     """
     from pat_skrl_mlflow._secrets import protect
 
     uri = tracking_uri or _client_uri(client)
     protect(uri)
     offline = run_id.startswith(OFFLINE_PREFIX)
-    inner = (
-        ProcessSink(client, run_id, uri)
-        if uri and not offline and use_process(uri)
-        else MlflowSink(client, run_id)
-    )
+    inner: MlflowSink
+    if isinstance(client, ProcessClient):
+        inner = ProcessSink(client, run_id, uri, process=client.process)
+    elif uri and not offline and use_process(uri):
+        inner = ProcessSink(client, run_id, uri)
+    else:
+        inner = MlflowSink(client, run_id)
     return SpoolingSink(inner, Spool(spool_directory(agent, run_id)), offline=offline)

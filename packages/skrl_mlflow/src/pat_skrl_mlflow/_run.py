@@ -21,6 +21,8 @@ from pat_core import to_mlflow_key
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from pat_skrl_mlflow._store_client import ProcessClient
+
 # mlflow takes seconds to import: it is imported where a run is resolved or written, so
 # importing pat_skrl_mlflow (and capture-only instrumentation) never pays for it.
 
@@ -53,24 +55,27 @@ class RunTarget:
         run_id: The run's id.
         tracking_uri: The store's URI.
         owned: Whether pat started (or resumed) the run and so ends it with a status.
-        client: A client of the store.
+        client: A client of the store (``pat train``'s: a
+            :class:`~pat_skrl_mlflow._store_client.ProcessClient`).
         fluent: Whether the run is MLflow's active (``mlflow.start_run``) run.
     """
 
     run_id: str
     tracking_uri: str
     owned: bool
-    client: MlflowClient = field(repr=False)
+    client: MlflowClient | ProcessClient = field(repr=False)
     fluent: bool = False
     ended: bool = False
 
     @property
     def active(self) -> bool:
         """Whether the run is MLflow's active (fluent) run right now."""
+        if not self.fluent:  # a run of another client: MLflow need not be imported
+            return False
         import mlflow
 
         run = mlflow.active_run()
-        return self.fluent and run is not None and run.info.run_id == self.run_id
+        return run is not None and run.info.run_id == self.run_id
 
     def end(self, status: RunStatus) -> bool:
         """End the run with ``status`` (once; errors are logged, never raised).
@@ -81,10 +86,10 @@ class RunTarget:
         if self.ended:
             return True
         self.ended = True
-        import mlflow
-
         try:
             if self.active:
+                import mlflow
+
                 mlflow.end_run(status=status)  # also stops MLflow's system metrics monitor
             else:
                 self.client.set_terminated(self.run_id, status=status)
@@ -173,17 +178,29 @@ def _client(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri)
 
 
-def set_tags(run_id: str, tags: Mapping[str, str], client: MlflowClient | None = None) -> None:
+def set_tags(
+    run_id: str, tags: Mapping[str, str], client: MlflowClient | ProcessClient | None = None
+) -> None:
     """Set tags on a run (values truncated to MLflow's limit; errors logged)."""
-    from mlflow.entities import RunTag
-
     client = client or _client(_current_uri())
-    items = [RunTag(k, str(v)[:_MAX_TAG_VALUE]) for k, v in tags.items()]
+    items = _items(client, "tag", {k: str(v)[:_MAX_TAG_VALUE] for k, v in tags.items()})
     for start in range(0, len(items), _MAX_PARAMS_PER_REQUEST):
         try:
             client.log_batch(run_id, tags=items[start : start + _MAX_PARAMS_PER_REQUEST])
         except Exception as exc:
             _log.warning("pat: could not set run tags: %s", exc)
+
+
+def _items(client: Any, kind: Literal["param", "tag"], values: Mapping[str, str]) -> list[Any]:
+    """MLflow's ``Param``/``RunTag`` entities, or plain items for pat's own clients."""
+    if getattr(client, "takes_plain_items", False):
+        from pat_skrl_mlflow._store_client import Item
+
+        return [Item(k, v) for k, v in values.items()]
+    from mlflow.entities import Param, RunTag
+
+    entity = Param if kind == "param" else RunTag
+    return [entity(k, v) for k, v in values.items()]
 
 
 def _current_uri() -> str:
@@ -264,9 +281,8 @@ def log_agent_config(target: RunTarget, config: Mapping[str, Any]) -> int:
         The number of params logged.
     """
     import yaml  # type: ignore[import-untyped]
-    from mlflow.entities import Param
 
-    params = [Param(k, v) for k, v in flatten_params(config).items()]
+    params = _items(target.client, "param", flatten_params(config))
     logged = 0
     for start in range(0, len(params), _MAX_PARAMS_PER_REQUEST):
         chunk = params[start : start + _MAX_PARAMS_PER_REQUEST]
@@ -327,7 +343,11 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def last_logged_step(run_id: str, tracking_uri: str | None = None) -> int | None:
+def last_logged_step(
+    run_id: str,
+    tracking_uri: str | None = None,
+    client: MlflowClient | ProcessClient | None = None,
+) -> int | None:
     """The largest step of any metric logged to ``run_id``; None when it has none.
 
     Resuming a run, pass it as ``instrument(..., step_offset=)`` so the metric
@@ -336,8 +356,9 @@ def last_logged_step(run_id: str, tracking_uri: str | None = None) -> int | None
     Args:
         run_id: The run.
         tracking_uri: Its store (default: ``MLFLOW_TRACKING_URI`` or MLflow's default).
+        client: A client of that store to read with (default: a new ``MlflowClient``).
     """
-    client = _client(tracking_uri or _current_uri())
+    client = client or _client(tracking_uri or _current_uri())
     keys = client.get_run(run_id).data.metrics
     steps = [m.step for key in keys for m in client.get_metric_history(run_id, key)]
     return max(steps) if steps else None

@@ -95,10 +95,10 @@ class MlflowSink:
         except MlflowException as exc:
             status = _http_status(exc)
             if 400 <= status < 500:  # HTTP client errors: the request itself is bad
-                raise SinkRejected(_one_line(exc)) from exc
-            raise SinkUnavailable(_one_line(exc)) from exc
+                raise SinkRejected(one_line(exc)) from exc
+            raise SinkUnavailable(one_line(exc)) from exc
         except Exception as exc:
-            raise SinkUnavailable(_one_line(exc)) from exc
+            raise SinkUnavailable(one_line(exc)) from exc
 
 
 def _http_status(exc: Exception) -> int:
@@ -108,6 +108,6 @@ def _http_status(exc: Exception) -> int:
         return 500
 
 
-def _one_line(exc: BaseException, limit: int = 300) -> str:
+def one_line(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."

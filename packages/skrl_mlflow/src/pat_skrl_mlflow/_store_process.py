@@ -7,12 +7,16 @@ child imports MLflow and opens the store while training starts, then stores each
 is sent and answers how it went. A tracking server (``http(s)://``, ``databricks``) already
 does that work in its own process, so its requests stay on pat's sender thread.
 
+``pat train`` goes further: its :class:`~pat_skrl_mlflow._store_client.ProcessClient` has
+the same child create, describe and end the run, so the training process never imports MLflow.
+
 Protocol on the child's stdin/stdout: length-prefixed pickles. The parent sends the tracking
-URI first (not on the command line: it may hold a password), then ``(run_id, points)`` per
-request; the child answers ``("ok", "")``, ``("rejected", reason)`` or ``("unavailable",
-reason)`` -- the outcomes of :class:`~pat_skrl_mlflow._sink.MlflowSink.write`. The child
-ignores Ctrl-C (the parent decides when it ends) and exits when its stdin closes, so it
-never outlives the parent.
+URI first (not on the command line: it may hold a password), then ``(kind, payload)`` per
+request. ``("metrics", (run_id, points))`` is answered ``("ok", "")``, ``("rejected",
+reason)`` or ``("unavailable", reason)`` -- the outcomes of
+:class:`~pat_skrl_mlflow._sink.MlflowSink.write`; the other kinds are the client calls of
+:class:`~pat_skrl_mlflow._store_client.StoreServer`. The child ignores Ctrl-C (the parent
+decides when it ends) and exits when its stdin closes, so it never outlives the parent.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 
     from mlflow import MlflowClient
 
-__all__ = ["PROCESS_VARIABLE", "ProcessSink", "store_writes_in_process"]
+__all__ = ["PROCESS_VARIABLE", "ProcessSink", "StoreProcess", "store_writes_in_process"]
 
 PROCESS_VARIABLE = "PAT_STORE_PROCESS"
 """Set to ``0`` to write an in-process store from pat's sender thread instead of a child."""
@@ -71,29 +75,26 @@ def _receive(stream: IO[bytes]) -> Any:
     return pickle.loads(payload)  # our own child process, over our own pipe
 
 
-class ProcessSink(MlflowSink):
-    """An :class:`~pat_skrl_mlflow._sink.MlflowSink` whose requests a child process sends.
+class StoreProcess:
+    """pat's store writer process, seen from the training process: one request at a time.
 
     Args:
-        client: The store's client in this process (kept for the spool's other runs and
-            for callers reading ``client``).
-        run_id: The run the points belong to.
         tracking_uri: The store's URI, opened by the child.
 
-    The child starts at once (it imports MLflow while training starts). A child that died
-    is restarted by the next request; one that cannot start makes requests fail as
-    unavailable, so the spool keeps their points.
+    The child starts at once (it imports MLflow and opens the store while training
+    starts). A child that died is restarted by the next request; :meth:`request` raises
+    ``OSError``/``EOFError``-family errors when it cannot be reached, and ``ValueError``
+    once :meth:`close` ran.
     """
 
-    def __init__(self, client: MlflowClient, run_id: str, tracking_uri: str) -> None:
-        super().__init__(client, run_id)
+    def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
+        self.child: subprocess.Popen[bytes] | None = None
+        self.closed = False
         self._lock = threading.Lock()
-        self._child: subprocess.Popen[bytes] | None = None
-        self._closed = False
         try:
             self._start()
-        except OSError as exc:  # the first request tries again, then the spool keeps points
+        except OSError as exc:  # the first request tries again
             _log.warning("pat: could not start the store writer process: %r", exc)
 
     def _start(self) -> subprocess.Popen[bytes]:
@@ -105,8 +106,73 @@ class ProcessSink(MlflowSink):
         )
         if child.stdin is not None:
             _send(child.stdin, self.tracking_uri)
-        self._child = child
+        self.child = child
         return child
+
+    def request(self, message: Any) -> Any:
+        """Send ``message``, return the child's answer (restarting a child that died).
+
+        Raises:
+            ValueError: The process was closed.
+            OSError, EOFError, pickle.UnpicklingError: The child could not be reached or
+                died during the request (it is stopped; the next request starts another).
+        """
+        with self._lock:
+            if self.closed:
+                raise ValueError("pat's store writer process was closed")
+            child = self.child
+            try:
+                if child is None or child.poll() is not None:
+                    child = self._start()
+                if child.stdin is None or child.stdout is None:
+                    raise OSError("the writer process has no pipes")
+                _send(child.stdin, message)
+                return _receive(child.stdout)
+            except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+                _stop(child)  # ValueError: close() closed its pipe meanwhile
+                raise
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Let the child finish its request and exit; kill it after ``timeout`` seconds.
+
+        Does not wait for a request in flight on another thread (a hung store): that
+        request fails when the child is gone.
+        """
+        self.closed = True
+        _stop(self.child, timeout)
+
+
+class ProcessSink(MlflowSink):
+    """An :class:`~pat_skrl_mlflow._sink.MlflowSink` whose requests a child process sends.
+
+    Args:
+        client: The store's client in this process (kept for the spool's other runs and
+            for callers reading ``client``).
+        run_id: The run the points belong to.
+        tracking_uri: The store's URI, opened by the child.
+        process: A writer process to share (``pat train``'s, which also creates and ends
+            the run); closing the sink leaves it to its owner. Default: the sink's own.
+
+    A child that cannot start makes requests fail as unavailable, so the spool keeps
+    their points.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        run_id: str,
+        tracking_uri: str,
+        process: StoreProcess | None = None,
+    ) -> None:
+        super().__init__(client, run_id)
+        self.tracking_uri = tracking_uri
+        self._owns_process = process is None
+        self.process = process or StoreProcess(tracking_uri)
+        self._closed = False
+
+    @property
+    def _child(self) -> subprocess.Popen[bytes] | None:
+        return self.process.child
 
     def write(self, points: Sequence[MetricPoint]) -> None:
         """Have the child store ``points`` in one ``log_batch`` request.
@@ -116,34 +182,25 @@ class ProcessSink(MlflowSink):
             SinkUnavailable: The store failed, or the child died, could not start or was
                 closed.
         """
+        if self._closed:
+            raise SinkUnavailable("pat's store writer process was closed")
         rows = [(p.key, p.value, p.step, p.timestamp_ms) for p in points]
-        with self._lock:
-            if self._closed:
-                raise SinkUnavailable("pat's store writer process was closed")
-            child = self._child
-            try:
-                if child is None or child.poll() is not None:
-                    child = self._start()
-                if child.stdin is None or child.stdout is None:
-                    raise OSError("the writer process has no pipes")
-                _send(child.stdin, (self.run_id, rows))
-                outcome, reason = _receive(child.stdout)
-            except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-                _stop(child)  # ValueError: close() closed its pipe meanwhile
-                raise SinkUnavailable(f"pat's store writer process ended: {exc!r}") from exc
+        try:
+            outcome, reason = self.process.request(("metrics", (self.run_id, rows)))
+        except ValueError as exc:
+            raise SinkUnavailable("pat's store writer process was closed") from exc
+        except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            raise SinkUnavailable(f"pat's store writer process ended: {exc!r}") from exc
         if outcome == "rejected":
             raise SinkRejected(reason)
         if outcome != "ok":
             raise SinkUnavailable(reason)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Let the child finish its request and exit; kill it after ``timeout`` seconds.
-
-        Does not wait for a request in flight on another thread (a hung store): that
-        request fails as unavailable when the child is gone.
-        """
+        """End the sink; its own child finishes its request and exits (killed after ``timeout``)."""
         self._closed = True
-        _stop(self._child, timeout)
+        if self._owns_process:
+            self.process.close(timeout)
 
 
 def _stop(child: subprocess.Popen[bytes] | None, timeout: float = 1.0) -> None:
@@ -160,25 +217,31 @@ def _stop(child: subprocess.Popen[bytes] | None, timeout: float = 1.0) -> None:
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    """The child: open the store, then store each request until stdin closes."""
-    from mlflow import MlflowClient
+    """The child: open the store, then answer each request until stdin closes."""
+    from pat_skrl_mlflow._store_client import StoreServer
 
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    client = MlflowClient(_receive(stdin))
+    server = StoreServer(_receive(stdin))
     while True:
         try:
-            run_id, rows = _receive(stdin)
+            kind, payload = _receive(stdin)
         except EOFError:
             return
-        try:
-            MlflowSink(client, run_id).write([MetricPoint(*row) for row in rows])
-            answer = ("ok", "")
-        except SinkRejected as exc:
-            answer = ("rejected", str(exc))
-        except SinkUnavailable as exc:
-            answer = ("unavailable", str(exc))
-        _send(stdout, answer)
+        if kind == "metrics":
+            _send(stdout, _store_metrics(server.client(), *payload))
+        else:
+            _send(stdout, server.answer(kind, payload))
+
+
+def _store_metrics(client: MlflowClient | None, run_id: str, rows: list[Any]) -> tuple[str, str]:
+    if client is None:
+        return ("unavailable", "MLflow could not open the store")
+    try:
+        MlflowSink(client, run_id).write([MetricPoint(*row) for row in rows])
+    except SinkRejected as exc:
+        return ("rejected", str(exc))
+    except SinkUnavailable as exc:
+        return ("unavailable", str(exc))
+    return ("ok", "")
 
 
 def main() -> None:

@@ -118,6 +118,7 @@ def train(
 
     from pat_cli import _train_plan as check
     from pat_cli._mlflow_store import resolve_tracking_uri
+    from pat_cli._offline import store_writer
     from pat_cli._setup import finish_cfg, prepare
 
     interval = check.parse_interval(log_interval)
@@ -128,12 +129,11 @@ def train(
     resume = check.checkpoint(checkpoint)
     ready = prepare(task, algorithm, agent_cfg, num_envs, device)
     total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
+    uri = resolve_tracking_uri(tracking_uri)
+    writer = store_writer(uri, system_metrics)  # opens the store while torch is imported
 
-    from pat_cli._offline import check_store_or_offline
     from pat_cli._training import train as run_training
 
-    uri = resolve_tracking_uri(tracking_uri)
-    offline = check_store_or_offline(uri, offline_ok)
     plan = check.TrainPlan(
         task=ready.choice,
         agent_cfg=finish_cfg(ready.cfg, ready.choice, total, seed),
@@ -152,8 +152,8 @@ def train(
         system_metrics=system_metrics,
         checkpoint=resume,
         env_metrics=ready.env_metrics,
-        offline=offline,
+        offline_ok=offline_ok,
     )
-    code = run_training(plan)
+    code = run_training(plan, writer)
     if code:
         raise typer.Exit(code)
