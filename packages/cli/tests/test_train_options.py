@@ -50,7 +50,7 @@ def test_bad_value_is_one_line_naming_option_value_and_accepted(invoke, error_li
     assert expected in error_line(result)
 
 
-def test_unknown_task_names_close_matches(invoke, error_line):
+def test_unknown_task_names_close_matches(invoke, error_line, tmp_path):
     result = invoke("train", "--task", "CartPol-v1")
 
     assert result.exit_code == 2
@@ -58,6 +58,7 @@ def test_unknown_task_names_close_matches(invoke, error_line):
     assert "invalid value for --task: 'CartPol-v1'" in line
     assert "Did you mean 'CartPole-v1'" in line
     assert line.count("'CartPole-v1'") == 1
+    assert not (tmp_path / "mlflow.db").exists()  # the store is opened once the input is valid
 
 
 def test_gymnasium_task_without_shipped_config_asks_for_agent_cfg(invoke, error_line):

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -148,3 +150,36 @@ def test_the_training_process_never_imports_mlflow(
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["{'loss': 1.0}", "False"]
     assert os.path.getsize(store.removeprefix("sqlite:///")) > 0
+
+
+def test_a_store_that_is_not_there_is_created_only_by_the_check(tmp_path: Path) -> None:
+    database = tmp_path / "new" / "mlflow.db"
+    idle = ProcessClient(f"sqlite:///{database}", open_store=False)
+    idle.close()  # waits for the child: it imported MLflow and exits
+    assert not database.exists()
+
+    checked = ProcessClient(f"sqlite:///{database}", open_store=False)
+    try:
+        checked.begin_check()
+        deadline = time.monotonic() + 60
+        while not checked.check_answered() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checked.check_answered()
+        assert checked.check() is None
+        assert database.is_file()
+        assert checked.start_run()  # the client serves requests again once the check is read
+    finally:
+        checked.close()
+
+
+def test_a_pending_check_holds_the_child_until_it_is_read(client: ProcessClient) -> None:
+    client.begin_check()
+    served: list[str] = []
+    other = threading.Thread(target=lambda: served.append(client.start_run()))
+    other.start()
+    other.join(timeout=1.0)
+    assert other.is_alive()  # waits for the check's answer to be read
+    assert not served
+    assert client.check() is None
+    other.join(timeout=60)
+    assert len(served) == 1

@@ -60,7 +60,8 @@ def store_writer(tracking_uri: str, system_metrics: bool) -> ProcessClient | Non
     """Start pat's store writer process for the run now; None: MLflow runs in this process.
 
     For a store MLflow writes in-process (sqlite, a database) the child imports MLflow and
-    opens the store while this process resolves the task and builds the env; it then
+    opens an existing sqlite store while this process resolves the task and imports torch
+    (a new one is created by the check, once the command's input is valid); it then
     creates, describes and ends the run and stores its metrics. A tracking server,
     ``PAT_STORE_PROCESS=0`` and ``--system-metrics`` (MLflow's monitor runs beside the
     run's creator) keep MLflow's client in this process.
@@ -69,9 +70,11 @@ def store_writer(tracking_uri: str, system_metrics: bool) -> ProcessClient | Non
 
     if system_metrics or not use_process(tracking_uri):
         return None
+    from pat_cli._mlflow_store import sqlite_path
     from pat_skrl_mlflow._store_client import ProcessClient
 
-    return ProcessClient(tracking_uri)
+    database = sqlite_path(tracking_uri)
+    return ProcessClient(tracking_uri, open_store=database is not None and database.is_file())
 
 
 def check_store_or_offline(

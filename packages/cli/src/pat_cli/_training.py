@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from pat_cli import _fast_exit
 from pat_cli._console import console, err_console
@@ -56,7 +56,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     from pat_cli._train_env import EnvSpec, make_env
     from pat_skrl_mlflow import instrument
 
-    offline, writer = _check_store(plan, writer)
+    offline, writer = _check_store(plan, writer)  # fails fast, unless the writer is starting
     env = make_env(EnvSpec(plan.task, plan.num_envs, plan.device, plan.seed, plan.env_metrics))
     try:
         with quiet_setup():  # skrl warns about Isaac Lab configs' deprecated fields
@@ -69,6 +69,8 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
             hint="check the agent config against skrl's runner docs.",
         )
     resume_run = _resume(runner, plan.checkpoint)
+    if offline is None:
+        offline, writer = _check_store(plan, writer, env)
     target = open_run(plan, runner.agent, resume_run, offline=offline, writer=writer)
     _write_run_file(runner.agent, target.run_id, masked(target.tracking_uri))
     experiment = _experiment_name(target)
@@ -120,21 +122,36 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
         status=status,
         agent=runner.agent,
     )
-    if writer is not None:
-        writer.close()
-    code = _report(outcome)
+    code = _report(outcome)  # the command ends the writer process: every request is answered
     _fast_exit.allow()  # the run is ended, its points stored, every file closed
     return code
 
 
+@overload
 def _check_store(
     plan: TrainPlan, writer: ProcessClient | None
-) -> tuple[bool, ProcessClient | None]:
+) -> tuple[bool | None, ProcessClient | None]: ...
+@overload
+def _check_store(
+    plan: TrainPlan, writer: ProcessClient | None, env: Any
+) -> tuple[bool, ProcessClient | None]: ...
+def _check_store(
+    plan: TrainPlan, writer: ProcessClient | None, env: Any = None
+) -> tuple[bool | None, ProcessClient | None]:
     """Whether to train offline, and the writer process to use (none for an offline run).
 
-    Exits when the store is unreachable and --offline-ok was not given.
+    Exits when the store is unreachable and --offline-ok was not given (closing ``env``).
+    Before the env exists (``env`` None) a writer still opening the store is not waited
+    for: ``(None, writer)``, to be checked again once the env is built.
     """
-    offline = check_store_or_offline(plan.tracking_uri, plan.offline_ok, writer)
+    if env is None and writer is not None and not writer.check_answered():
+        return None, writer
+    try:
+        offline = check_store_or_offline(plan.tracking_uri, plan.offline_ok, writer)
+    except BaseException:
+        if env is not None:
+            env.close()
+        raise
     if offline and writer is not None:
         writer.close()
         return True, None

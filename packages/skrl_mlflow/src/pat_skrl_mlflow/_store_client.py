@@ -14,6 +14,7 @@ A request the store fails raises :class:`StoreRequestError`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 import sys
@@ -21,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pat_skrl_mlflow._sink import one_line
-from pat_skrl_mlflow._store_process import StoreProcess
+from pat_skrl_mlflow._store_process import PendingAnswer, StoreProcess
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from mlflow import MlflowClient
 
@@ -119,7 +120,10 @@ class ProcessClient:
     """The ``MlflowClient`` calls pat makes for a run, answered by a store writer process.
 
     Args:
-        tracking_uri: The store. The child starts at once, imports MLflow and opens it.
+        tracking_uri: The store. The child starts at once and imports MLflow.
+        open_store: Whether the child also opens the store at once (an existing one; a
+            sqlite file that is not there would be created before the command knows it
+            will train). Else :meth:`check` opens it.
 
     Use :meth:`check` before anything else (it waits for the child's store to open), then
     :meth:`start_run`; hand the client to ``instrument`` in a ``RunTarget`` and its metrics
@@ -129,16 +133,38 @@ class ProcessClient:
     takes_plain_items = True
     """``log_batch`` takes any ``(key, value)`` items: callers need no MLflow entities."""
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, tracking_uri: str, *, open_store: bool = True) -> None:
         self.tracking_uri = tracking_uri
-        self.process = StoreProcess(tracking_uri)
+        self.process = StoreProcess(tracking_uri, open_store=open_store)
+        self._check: PendingAnswer | None = None
+
+    def begin_check(self) -> None:
+        """Have the child check (and open) the store now; :meth:`check` reads the answer.
+
+        Until then the client serves no other request. A child that cannot be reached is
+        reported by :meth:`check`.
+        """
+        if self._check is None:
+            with contextlib.suppress(OSError, ValueError, EOFError, pickle.UnpicklingError):
+                self._check = self.process.submit(("check", None))
+
+    def check_answered(self) -> bool:
+        """Whether :meth:`check` would answer without waiting (begins the check)."""
+        self.begin_check()
+        return self._check is None or self._check.ready()
 
     def check(self) -> str | None:
         """None when the store answers, else why not (one line)."""
         try:
-            return self._request("check", None)  # type: ignore[no-any-return]
+            return self._outcome(self._check_answer)  # type: ignore[no-any-return]
         except StoreRequestError as error:
             return str(error)
+
+    def _check_answer(self) -> Any:
+        self.begin_check()
+        pending, self._check = self._check, None
+        assert pending is not None
+        return pending.answer()
 
     def start_run(
         self,
@@ -207,8 +233,12 @@ class ProcessClient:
         return self._request("call", (method, args, kwargs))
 
     def _request(self, kind: str, payload: Any) -> Any:
+        return self._outcome(lambda: self.process.request((kind, payload)))
+
+    def _outcome(self, read: Callable[[], Any]) -> Any:
+        """The value of the answer ``read`` returns; raises for a failed request."""
         try:
-            outcome, value = self.process.request((kind, payload))
+            outcome, value = read()
         except ValueError as error:
             raise StoreRequestError("pat's store writer process was closed") from error
         except (OSError, EOFError, pickle.UnpicklingError) as error:
@@ -223,15 +253,19 @@ class StoreServer:
     """The child's side of :class:`ProcessClient`: MLflow's client on the store.
 
     Args:
-        tracking_uri: The store, opened at once (MLflow's import and the store's schema
-            check run while the parent builds its env); a failure is reported by
-            :meth:`answer` and the store is opened again on the next request.
+        tracking_uri: The store.
+        open_store: Open it at once (MLflow's import and the store's schema check run
+            while the parent builds its env); else at the first request. A failure is
+            answered to the request that needs the store, which tries again.
     """
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, tracking_uri: str, open_store: bool = True) -> None:
         self.tracking_uri = tracking_uri
         self._client: MlflowClient | None = None
-        self.client()  # a failure is answered to the parent's first request
+        if open_store:
+            self.client()
+        else:
+            import mlflow  # noqa: F401 - the import is most of the child's start-up
 
     def client(self) -> MlflowClient | None:
         """The store's client; None while the store cannot be opened."""

@@ -11,7 +11,8 @@ does that work in its own process, so its requests stay on pat's sender thread.
 the same child create, describe and end the run, so the training process never imports MLflow.
 
 Protocol on the child's stdin/stdout: length-prefixed pickles. The parent sends the tracking
-URI first (not on the command line: it may hold a password), then ``(kind, payload)`` per
+URI first (not on the command line: it may hold a password) with whether to open the store
+at once, then ``(kind, payload)`` per
 request. ``("metrics", (run_id, points))`` is answered ``("ok", "")``, ``("rejected",
 reason)`` or ``("unavailable", reason)`` -- the outcomes of
 :class:`~pat_skrl_mlflow._sink.MlflowSink.write`; the other kinds are the client calls of
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
@@ -80,15 +82,18 @@ class StoreProcess:
 
     Args:
         tracking_uri: The store's URI, opened by the child.
+        open_store: Whether the child opens the store as soon as it has imported MLflow
+            (else at the first request: opening a sqlite file that is not there creates it).
 
-    The child starts at once (it imports MLflow and opens the store while training
+    The child starts at once (it imports MLflow, and opens the store, while training
     starts). A child that died is restarted by the next request; :meth:`request` raises
     ``OSError``/``EOFError``-family errors when it cannot be reached, and ``ValueError``
     once :meth:`close` ran.
     """
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, tracking_uri: str, *, open_store: bool = True) -> None:
         self.tracking_uri = tracking_uri
+        self.open_store = open_store
         self.child: subprocess.Popen[bytes] | None = None
         self.closed = False
         self._lock = threading.Lock()
@@ -105,7 +110,7 @@ class StoreProcess:
             start_new_session=True,  # a terminal's Ctrl-C goes to the parent only
         )
         if child.stdin is not None:
-            _send(child.stdin, self.tracking_uri)
+            _send(child.stdin, (self.tracking_uri, self.open_store))
         self.child = child
         return child
 
@@ -117,20 +122,31 @@ class StoreProcess:
             OSError, EOFError, pickle.UnpicklingError: The child could not be reached or
                 died during the request (it is stopped; the next request starts another).
         """
-        with self._lock:
-            if self.closed:
-                raise ValueError("pat's store writer process was closed")
-            child = self.child
-            try:
-                if child is None or child.poll() is not None:
-                    child = self._start()
-                if child.stdin is None or child.stdout is None:
-                    raise OSError("the writer process has no pipes")
-                _send(child.stdin, message)
-                return _receive(child.stdout)
-            except (OSError, ValueError, EOFError, pickle.UnpicklingError):
-                _stop(child)  # ValueError: close() closed its pipe meanwhile
-                raise
+        return self.submit(message).answer()
+
+    def submit(self, message: Any) -> PendingAnswer:
+        """Send ``message`` now; the answer is read later with :meth:`PendingAnswer.answer`.
+
+        Until then the process serves no other request (another thread's waits): submit
+        only what is answered on every path, as ``pat train``'s store check before the
+        env is built. Raises as :meth:`request`.
+        """
+        self._lock.acquire()
+        if self.closed:
+            self._lock.release()
+            raise ValueError("pat's store writer process was closed")
+        child = self.child
+        try:
+            if child is None or child.poll() is not None:
+                child = self._start()
+            if child.stdin is None or child.stdout is None:
+                raise OSError("the writer process has no pipes")
+            _send(child.stdin, message)  # ValueError: close() closed its pipe meanwhile
+        except BaseException:
+            _stop(child)
+            self._lock.release()
+            raise
+        return PendingAnswer(child.stdout, child, self._lock)
 
     def close(self, timeout: float = 10.0) -> None:
         """Let the child finish its request and exit; kill it after ``timeout`` seconds.
@@ -140,6 +156,38 @@ class StoreProcess:
         """
         self.closed = True
         _stop(self.child, timeout)
+
+
+class PendingAnswer:
+    """The child's answer to a submitted request, read once (see :meth:`StoreProcess.submit`)."""
+
+    def __init__(
+        self, stream: IO[bytes], child: subprocess.Popen[bytes], lock: threading.Lock
+    ) -> None:
+        self._stream = stream
+        self._child = child
+        self._lock: threading.Lock | None = lock
+
+    def ready(self) -> bool:
+        """Whether :meth:`answer` would return (or fail) without waiting."""
+        return self._lock is None or bool(select.select([self._stream], [], [], 0)[0])
+
+    def answer(self) -> Any:
+        """Wait for the answer and free the process for the next request.
+
+        Raises:
+            OSError, EOFError, pickle.UnpicklingError: The child died or was closed.
+        """
+        if self._lock is None:
+            raise ValueError("this answer was already read")
+        try:
+            return _receive(self._stream)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+            _stop(self._child)
+            raise
+        finally:
+            self._lock.release()
+            self._lock = None
 
 
 class ProcessSink(MlflowSink):
@@ -220,7 +268,7 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The child: open the store, then answer each request until stdin closes."""
     from pat_skrl_mlflow._store_client import StoreServer
 
-    server = StoreServer(_receive(stdin))
+    server = StoreServer(*_receive(stdin))
     while True:
         try:
             kind, payload = _receive(stdin)

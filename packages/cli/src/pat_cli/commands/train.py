@@ -127,33 +127,39 @@ def train(
     check.positive("--max-iterations", max_iterations)
     include, excluded = check.filter_patterns(metric_filter, metric_filter_file, exclude)
     resume = check.checkpoint(checkpoint)
-    ready = prepare(task, algorithm, agent_cfg, num_envs, device)
-    total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
     uri = resolve_tracking_uri(tracking_uri)
-    writer = store_writer(uri, system_metrics)  # opens the store while torch is imported
+    writer = store_writer(uri, system_metrics)  # imports MLflow while the task resolves
+    try:
+        ready = prepare(task, algorithm, agent_cfg, num_envs, device)
+        total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
+        if writer is not None:
+            writer.begin_check()  # the input is valid: open (or create) the store now
 
-    from pat_cli._training import train as run_training
+        from pat_cli._training import train as run_training
 
-    plan = check.TrainPlan(
-        task=ready.choice,
-        agent_cfg=finish_cfg(ready.cfg, ready.choice, total, seed),
-        agent_cfg_source=ready.source,
-        algorithm=ready.algorithm,
-        num_envs=ready.num_envs,
-        timesteps=total,
-        seed=seed if seed is not None else ready.cfg.get("seed"),
-        device=ready.device,
-        log_interval=interval,
-        include=include,
-        exclude=excluded,
-        tracking_uri=uri,
-        experiment=experiment,
-        run_name=run_name,
-        system_metrics=system_metrics,
-        checkpoint=resume,
-        env_metrics=ready.env_metrics,
-        offline_ok=offline_ok,
-    )
-    code = run_training(plan, writer)
+        plan = check.TrainPlan(
+            task=ready.choice,
+            agent_cfg=finish_cfg(ready.cfg, ready.choice, total, seed),
+            agent_cfg_source=ready.source,
+            algorithm=ready.algorithm,
+            num_envs=ready.num_envs,
+            timesteps=total,
+            seed=seed if seed is not None else ready.cfg.get("seed"),
+            device=ready.device,
+            log_interval=interval,
+            include=include,
+            exclude=excluded,
+            tracking_uri=uri,
+            experiment=experiment,
+            run_name=run_name,
+            system_metrics=system_metrics,
+            checkpoint=resume,
+            env_metrics=ready.env_metrics,
+            offline_ok=offline_ok,
+        )
+        code = run_training(plan, writer)
+    finally:  # every request was answered, or the command failed: no need to wait
+        if writer is not None:
+            writer.close(timeout=0)
     if code:
         raise typer.Exit(code)
