@@ -298,8 +298,8 @@ def _document(
             "the rest of the same `pat train` processes (whole minus loop)",
             "the rest of the same `isaaclab train` processes",
             outside,
-            "start-up, task resolution, env and agent creation, MLflow's import, the run's "
-            "creation and end, teardown",
+            "start-up, task resolution, env and agent creation, the run's creation and end "
+            "(pat: by its store writer process, which imports MLflow meanwhile), teardown",
         ),
     ]
     largest_gap = max((g for g in gaps if g is not None), default=None)
