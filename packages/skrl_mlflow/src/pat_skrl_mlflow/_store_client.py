@@ -176,6 +176,8 @@ class ProcessClient:
     ) -> str:
         """Start a run as :func:`pat_skrl_mlflow.start_run` would here; returns its id.
 
+        One run per client: the child keeps it as MLflow's active run.
+
         Honours ``MLFLOW_EXPERIMENT_NAME``/``_ID`` and ``MLFLOW_RUN_ID`` (the child has
         this process's environment) and names the run's source after this program.
         """
