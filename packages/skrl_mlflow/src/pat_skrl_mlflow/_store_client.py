@@ -21,7 +21,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pat_skrl_mlflow._sink import one_line
+from pat_skrl_mlflow._sink import (
+    MetricPoint,
+    MlflowSink,
+    SinkRejected,
+    SinkUnavailable,
+    one_line,
+)
 from pat_skrl_mlflow._store_process import PendingAnswer, StoreProcess
 
 if TYPE_CHECKING:
@@ -264,17 +270,12 @@ class StoreServer:
     def __init__(self, tracking_uri: str, open_store: bool = True) -> None:
         self.tracking_uri = tracking_uri
         self._client: MlflowClient | None = None
-        if open_store:
-            self.client()
-        else:
+        if not open_store:
             import mlflow  # noqa: F401 - the import is most of the child's start-up
 
-    def client(self) -> MlflowClient | None:
-        """The store's client; None while the store cannot be opened."""
-        try:
-            return self._opened()
-        except Exception:
-            return None
+            return
+        with contextlib.suppress(Exception):  # answered to the first request that needs it
+            self._opened()
 
     def _opened(self) -> MlflowClient:
         if self._client is None:
@@ -288,7 +289,12 @@ class StoreServer:
         return self._client
 
     def answer(self, kind: str, payload: Any) -> tuple[str, Any]:
-        """``("ok", result)`` or ``("error", (message, error_code))`` for one request."""
+        """``("ok", result)`` or ``("error", (message, error_code))`` for one request.
+
+        A ``metrics`` request is answered as :meth:`store_metrics` says.
+        """
+        if kind == "metrics":
+            return self.store_metrics(*payload)
         try:
             if kind == "check":
                 self._opened().search_experiments(max_results=1)
@@ -301,6 +307,23 @@ class StoreServer:
             raise ValueError(f"unknown request {kind!r}")
         except Exception as error:
             return ("error", (one_line(error), str(getattr(error, "error_code", "") or "")))
+
+    def store_metrics(self, run_id: str, rows: list[Any]) -> tuple[str, str]:
+        """Store one request's points as ``MlflowSink.write`` would.
+
+        Returns ``("ok", "")``, ``("rejected", reason)`` or ``("unavailable", reason)``.
+        """
+        try:
+            client = self._opened()
+        except Exception as error:
+            return ("unavailable", one_line(error))
+        try:
+            MlflowSink(client, run_id).write([MetricPoint(*row) for row in rows])
+        except SinkRejected as error:
+            return ("rejected", str(error))
+        except SinkUnavailable as error:
+            return ("unavailable", str(error))
+        return ("ok", "")
 
     def _start_run(self, *, argv: list[str], **options: Any) -> str:
         from pat_skrl_mlflow._run import start_run

@@ -15,9 +15,10 @@ URI first (not on the command line: it may hold a password) with whether to open
 at once, then ``(kind, payload)`` per
 request. ``("metrics", (run_id, points))`` is answered ``("ok", "")``, ``("rejected",
 reason)`` or ``("unavailable", reason)`` -- the outcomes of
-:class:`~pat_skrl_mlflow._sink.MlflowSink.write`; the other kinds are the client calls of
-:class:`~pat_skrl_mlflow._store_client.StoreServer`. The child ignores Ctrl-C (the parent
-decides when it ends) and exits when its stdin closes, so it never outlives the parent.
+:class:`~pat_skrl_mlflow._sink.MlflowSink.write`; the other kinds are client calls. The
+child's :class:`~pat_skrl_mlflow._store_client.StoreServer` answers them all. The child
+ignores Ctrl-C (the parent decides when it ends) and exits when its stdin closes, so it
+never outlives the parent.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, SinkRejected, SinkUna
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from mlflow import MlflowClient
 
 __all__ = ["PROCESS_VARIABLE", "ProcessSink", "StoreProcess", "store_writes_in_process"]
 
@@ -274,22 +274,7 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             kind, payload = _receive(stdin)
         except EOFError:
             return
-        if kind == "metrics":
-            _send(stdout, _store_metrics(server.client(), *payload))
-        else:
-            _send(stdout, server.answer(kind, payload))
-
-
-def _store_metrics(client: MlflowClient | None, run_id: str, rows: list[Any]) -> tuple[str, str]:
-    if client is None:
-        return ("unavailable", "MLflow could not open the store")
-    try:
-        MlflowSink(client, run_id).write([MetricPoint(*row) for row in rows])
-    except SinkRejected as exc:
-        return ("rejected", str(exc))
-    except SinkUnavailable as exc:
-        return ("unavailable", str(exc))
-    return ("ok", "")
+        _send(stdout, server.answer(kind, payload))
 
 
 def main() -> None:
