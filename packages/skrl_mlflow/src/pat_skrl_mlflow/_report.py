@@ -37,7 +37,8 @@ class Summary:
         windows: Logging windows emitted.
         tag_table: skrl tag -> MLflow key for every tag seen.
         filtered_tags: Tags whose values the filter excluded.
-        skipped_tags: Tag -> why its values were not numeric.
+        skipped_tags: Tag -> why (some of) its values were not logged: not numeric, or
+            not reducible.
         rejections: MLflow key -> the store's reason.
         unmatched: Filter patterns that matched no tag or key seen.
         env_refreshes: Environment-info refreshes counted.
@@ -79,6 +80,12 @@ class Summary:
         ]
         if any(problems):
             lines.append("pat: " + ", ".join(p for p in problems if p))
+        if self.skipped_tags:
+            lines.append(
+                f"pat: skipped values of {len(self.skipped_tags)} tags that cannot be logged: "
+                + ", ".join(repr(tag) for tag in list(self.skipped_tags)[:3])
+                + (", ..." if len(self.skipped_tags) > 3 else "")
+            )
         if self.filtered_tags:
             lines.append(f"pat: filtered out {len(self.filtered_tags)} tags")
         if self.unmatched:

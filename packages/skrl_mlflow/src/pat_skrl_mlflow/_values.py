@@ -74,12 +74,27 @@ def _classify_array(tag: str, value: Any) -> Flat:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        return tag, "skip", f"a {type(value).__name__} that is not numeric"
+        try:  # ragged nested lists: every number, whatever the nesting
+            array = np.fromiter(_numbers_in(value), dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            return tag, "skip", f"a {type(value).__name__} that is not numeric"
     if array.size == 0:
         return tag, "skip", f"an empty {type(value).__name__}"
     if array.size == 1:
         return tag, "scalar", float(array.reshape(()))
     return tag, "vector", array
+
+
+def _numbers_in(value: Any) -> Iterator[float]:
+    if isinstance(value, list | tuple):
+        for item in value:
+            yield from _numbers_in(item)
+    elif isinstance(value, np.ndarray):
+        yield from value.astype(np.float64).reshape(-1)
+    elif isinstance(value, numbers.Real):
+        yield float(value)
+    else:
+        raise TypeError(f"not a number: {type(value).__name__}")
 
 
 def to_host_array(payloads: list[Any]) -> np.ndarray:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from pat_core import make_reducer
 from pat_skrl_mlflow._values import flatten_value, to_host_array
 
@@ -102,21 +104,56 @@ class WindowBuffer:
         self._vectors.clear()
 
     def reduce(self) -> list[Reduced]:
-        """Reduce every tag's values, then empty the window."""
+        """Reduce every tag's values, then empty the window.
+
+        A value that cannot be reduced (an int beyond float range, a ``meta`` or sparse
+        tensor) is left out and reported through ``on_skip``; the tag's other values and
+        every other tag are reduced as usual.
+        """
         out: list[Reduced] = []
-        for tag, payloads in self._scalars.items():
-            values = to_host_array(payloads)
-            out.append(Reduced(tag, None, _compute(primary_stat(tag), values), values.size))
-            out.extend(
-                Reduced(tag, stat, _compute(stat, values), values.size)
-                for stat in self._extra_stats(tag)
-            )
-        for tag, payloads in self._vectors.items():
-            values = to_host_array(payloads)
-            stats = dict.fromkeys((*VECTOR_STATS, *self._extra_stats(tag)))
-            out.extend(Reduced(tag, stat, _compute(stat, values), values.size) for stat in stats)
-        self.clear()
+        try:
+            for tag, payloads in self._scalars.items():
+                values = self._host_values(tag, payloads)
+                if values.size == 0:
+                    continue
+                out.append(Reduced(tag, None, _compute(primary_stat(tag), values), values.size))
+                out.extend(
+                    Reduced(tag, stat, _compute(stat, values), values.size)
+                    for stat in self._extra_stats(tag)
+                )
+            for tag, payloads in self._vectors.items():
+                values = self._host_values(tag, payloads)
+                if values.size == 0:
+                    continue
+                stats = dict.fromkeys((*VECTOR_STATS, *self._extra_stats(tag)))
+                out.extend(
+                    Reduced(tag, stat, _compute(stat, values), values.size) for stat in stats
+                )
+        finally:
+            self.clear()
         return out
+
+    def _host_values(self, tag: str, payloads: list[Any]) -> np.ndarray:
+        """``payloads`` as one host array; values that cannot be converted are skipped."""
+        try:
+            return to_host_array(payloads)
+        except Exception:  # find the culprits one by one: the slow path, only on failure
+            kept = []
+            for item in payloads:
+                try:
+                    kept.append(to_host_array([item]))
+                except Exception as exc:
+                    self._on_skip(tag, f"a value that cannot be reduced ({_describe(item, exc)})")
+            return np.concatenate(kept) if kept else np.empty(0, dtype=np.float64)
+
+
+def _describe(item: Any, exc: Exception) -> str:
+    kind = type(item).__name__
+    layout = getattr(item, "layout", None)
+    device = getattr(item, "device", None)
+    if layout is not None and device is not None:
+        kind = f"{kind} on {device}, {layout}"
+    return f"{kind}: {type(exc).__name__}"
 
 
 def _compute(stat: str, values: Any) -> float:
