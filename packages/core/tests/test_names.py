@@ -285,6 +285,44 @@ def test_mapper_keys_are_valid_and_distinct(tags: list[str]) -> None:
     assert mapper.mapping == keys
 
 
+STATS = ("mean", "std", "min", "max", "p90", "p99.9", "count")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(any_tag, st.text(alphabet="a /().", max_size=5)), max_size=8))
+def test_derived_keys_are_valid_distinct_and_keep_their_statistic(tags: list[str]) -> None:
+    mapper = MetricNameMapper()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KeyCollisionWarning)
+        base = {tag: mapper.key(tag) for tag in tags}
+        derived = {(tag, stat): mapper.derived_key(tag, stat) for tag in tags for stat in STATS}
+    every = [*base.values(), *derived.values()]
+    assert len(set(every)) == len(every)  # no derived key takes a base key or another's
+    for (tag, stat), key in derived.items():
+        assert mlflow_accepts(key)
+        assert is_valid_mlflow_key(key)
+        assert key.endswith("/" + to_mlflow_key(stat)) or "_" in key.rsplit("/", 1)[-1]
+        assert mapper.derived_key(tag, stat) == key  # the same key every time
+    assert mapper.mapping == base  # statistics are not tags
+
+
+def test_a_derived_key_over_the_limit_is_cut_before_its_statistic() -> None:
+    mapper = MetricNameMapper()
+    tag = "x" * MAX_KEY_LENGTH
+    key = mapper.derived_key(tag, "p90")
+    assert len(key) == MAX_KEY_LENGTH
+    assert key.endswith("/p90")
+    assert mapper.derived_key(tag[:-1] + "y", "p90") != key
+    assert mapper.derived_key("Loss / x", "std") == "Loss/x/std"
+
+
+def test_a_tag_whose_key_equals_a_derived_key_gets_another() -> None:
+    mapper = MetricNameMapper()
+    assert mapper.derived_key("Loss / x", "std") == "Loss/x/std"
+    with pytest.warns(KeyCollisionWarning, match="Loss/x/std"):
+        assert mapper.key("Loss / x / std") != "Loss/x/std"
+
+
 def test_keys_are_the_same_in_another_process() -> None:
     tags = ["Loss / x", "损失", "x" * 300, "Reward / Total reward (mean)"]
     code = (

@@ -10,6 +10,11 @@ The test switches the mode while a training child logs through the proxy:
   once the mode changes (or after ``hang_limit`` seconds).
 - ``error_after_forward``: forward (the server stores the batch), then answer 502: the
   acknowledgement is lost, the client believes the request failed.
+- ``refuse``: answer ``log-batch`` requests with ``refuse_status`` (401, 403, 404, 429 ...)
+  and an MLflow-style JSON error (or, with ``refuse_html``, an HTML page as a gateway
+  sends), without forwarding; every other request is forwarded.
+- ``empty_ok``: answer ``log-batch`` requests 200 with the body ``empty_body`` (``b""`` or
+  ``b"{}"``) without forwarding: a misbehaving gateway.
 
 Every ``log-batch`` request the server answered 200 is recorded point by point (run, key,
 step, timestamp), so a test sees what reached the store how often, whatever the store
@@ -31,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-MODES = ("pass", "error", "slow", "hang", "error_after_forward")
+MODES = ("pass", "error", "slow", "hang", "error_after_forward", "refuse", "empty_ok")
 ERROR_STATUSES = (503, 500, 502)
 _HOP_BY_HOP = {
     "connection",
@@ -45,6 +50,12 @@ _HOP_BY_HOP = {
     "content-length",
 }
 _LOG_BATCH = "/runs/log-batch"
+_ERROR_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    429: "REQUEST_LIMIT_EXCEEDED",
+}
 
 StoredPoint = tuple[str, str, int, int]
 """(run id, key, step, timestamp ms) of a point the server accepted."""
@@ -69,6 +80,9 @@ class FaultProxy:
         self.log_batches: collections.Counter[str] = collections.Counter()
         self.stored: collections.Counter[StoredPoint] = collections.Counter()
         self.switches: list[tuple[float, str]] = []
+        self.refuse_status = 403
+        self.refuse_html = False
+        self.empty_body = b""
         self._mode = "pass"
         self._changed = threading.Condition()
         self._statuses = itertools.cycle(ERROR_STATUSES)
@@ -225,6 +239,19 @@ def _handler_class(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 status = proxy._next_status()
                 message = {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected fault"}
                 self._reply(status, [("Content-Type", "application/json")], _json(message))
+                return
+            if mode in ("refuse", "empty_ok") and self.path.endswith(_LOG_BATCH):
+                if mode == "empty_ok":
+                    self._reply(200, [("Content-Type", "application/json")], proxy.empty_body)
+                elif proxy.refuse_html:
+                    page = f"<html><body>{proxy.refuse_status} refused</body></html>".encode()
+                    self._reply(proxy.refuse_status, [("Content-Type", "text/html")], page)
+                else:
+                    code = _ERROR_CODES.get(proxy.refuse_status, "BAD_REQUEST")
+                    message = {"error_code": code, "message": "injected refusal"}
+                    self._reply(
+                        proxy.refuse_status, [("Content-Type", "application/json")], _json(message)
+                    )
                 return
             if mode == "hang":
                 proxy._hold()

@@ -6,12 +6,17 @@ agent produced against what the store holds, and fails on the code before the fi
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
 
 import pytest
 import torch
+from mlflow import MlflowClient
 
-from pat_skrl_mlflow import instrument
+from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink, instrument
+from pat_skrl_mlflow._durable import durable_sink
+from pat_skrl_mlflow._sink import SinkRejected, SinkUnavailable
 from skrl_mlflow_support import SKRL2, make_runner, metric_histories, runner_cfg, vector_env
 
 TIMESTEPS = 60
@@ -96,3 +101,153 @@ def test_ragged_nested_lists_are_flattened(tmp_path, store):
     maxima = dict(histories["Probe/ragged/max"])
     assert maxima[INTERVAL] == 5.0  # the largest t of the first window
     assert len(maxima) == TIMESTEPS // INTERVAL
+
+
+LONG = "Probe / " + "a" * 244  # its key is 250 characters: <key>/<stat> is not
+
+
+def test_derived_names_are_valid_and_one_bad_name_never_takes_good_keys(tmp_path, store):
+    """Item 2: `<key>/<stat>` over 250 characters was rejected and took good keys with it."""
+    runner = _runner(tmp_path)
+    twin = LONG[:-1] + "b"  # same first 249 characters: derived names must stay distinct
+    _track_every_step(
+        runner.agent,
+        lambda t: {LONG: torch.arange(4.0) + t, twin: torch.arange(4.0) - t, "Probe / x": float(t)},
+    )
+    with instrument(
+        runner.agent,
+        interval=INTERVAL,
+        tracking_uri=store,
+        log_config=False,
+        extra_reducers={"Probe*": ["std", "p90"]},
+    ) as h:
+        runner.run()
+    summary = h.summary()
+    histories = metric_histories(store, h.run_id)
+    windows = TIMESTEPS // INTERVAL
+    assert summary.points_rejected == 0, summary.rejections
+    stored = sum(len(points) for points in histories.values())
+    assert stored == summary.points_logged  # produced (accepted) vs stored
+    long_keys = [k for k in histories if k.startswith("Probe/aaa")]
+    assert len(long_keys) == 2 * 5  # mean, std, min, max, p90 of each of the two tags
+    assert all(len(k) <= 250 for k in histories)
+    assert {k.rsplit("/", 1)[1] for k in long_keys} == {"mean", "std", "min", "max", "p90"}
+    assert all(len(histories[k]) == windows for k in long_keys)
+    assert len(histories["Probe/x"]) == len(histories["Probe/x/std"]) == windows
+    for key in ("policy_loss", "inference_time_ms"):  # the keys the shortcut used to drop
+        assert key in histories
+
+
+# --- a real `mlflow server` behind a proxy that answers in its place ------------------
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory, empty_store):  # type: ignore[no-untyped-def]
+    """One server for the module's tests and the fault proxy in front of it."""
+    from fault_proxy import FaultProxy
+    from mlflow_server import sqlite_server
+
+    root = tmp_path_factory.mktemp("server")
+    with sqlite_server(root, empty_store) as server, FaultProxy(server.port) as proxy:
+        yield server, proxy
+
+
+def _points(keys, steps, start=0):  # type: ignore[no-untyped-def]
+    return [
+        MetricPoint(k, float(s) + 0.5, s, 1_700_000_000_000 + s)
+        for s in range(start, start + steps)
+        for k in keys
+    ]
+
+
+def _stored(uri, run_id):  # type: ignore[no-untyped-def]
+    client = MlflowClient(uri)
+    return sorted(
+        (key, m.step, m.timestamp, m.value)
+        for key in client.get_run(run_id).data.metrics
+        for m in client.get_metric_history(run_id, key)
+    )
+
+
+def _through_the_proxy(proxied, tmp_path, monkeypatch, during):  # type: ignore[no-untyped-def]
+    """Points before, during and after ``during`` (a proxy fault): returns (sender, sink, run)."""
+    server, proxy = proxied
+    proxy.set_mode("pass")
+    monkeypatch.setenv("PAT_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    client = MlflowClient(proxy.url)
+    run_id = client.create_run("0").info.run_id
+    sink = durable_sink(client, run_id, tracking_uri=proxy.url)
+    sender = BackgroundSender(sink, linger_seconds=0.0)
+    keys = ["policy_loss", "value_loss", "lr"]
+    sender.submit(_points(keys, 10))
+    assert sender.flush(30)
+    with during(proxy):
+        sender.submit(_points(keys, 10, start=10))
+        assert sender.flush(30)
+        assert sink.stats.spooled > 0  # the store did not take them: they wait
+    sender.submit(_points(keys, 10, start=20))
+    assert sender.close(timeout=60)
+    produced = sorted((p.key, p.step, p.timestamp_ms, p.value) for p in _points(keys, 30))
+    return sender, sink, run_id, server.url, produced
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("status", "html"), [(401, False), (403, False), (403, True), (404, False), (429, False)]
+)
+def test_auth_throttling_and_missing_run_answers_spool_not_reject(  # noqa: PLR0917
+    proxied, tmp_path, monkeypatch, caplog, status, html
+):  # type: ignore[no-untyped-def]
+    """Item 4: 401/403/404/429 refuse the request, not its points: nothing is lost."""
+
+    @contextlib.contextmanager
+    def refusing(proxy):  # type: ignore[no-untyped-def]
+        proxy.refuse_status, proxy.refuse_html = status, html
+        with proxy.fault("refuse"):
+            yield
+
+    caplog.set_level(logging.WARNING, logger="pat_skrl_mlflow")
+    sender, sink, run_id, url, produced = _through_the_proxy(
+        proxied, tmp_path, monkeypatch, refusing
+    )
+    assert sender.stats.rejected == 0
+    assert sender.stats.failed == 0
+    assert sink.stats.waiting == 0
+    assert _stored(url, run_id) == produced
+    warnings_ = [r.getMessage() for r in caplog.records if "not taking" in r.getMessage()]
+    assert len(warnings_) == 1
+    assert f"HTTP {status}" in warnings_[0]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("body", [b"", b"{}"])
+def test_a_200_answer_that_stored_nothing_is_not_delivered(proxied, tmp_path, monkeypatch, body):  # type: ignore[no-untyped-def]
+    """Item 5: a gateway answering 200 without forwarding lost every point silently."""
+
+    @contextlib.contextmanager
+    def answering_for_the_server(proxy):  # type: ignore[no-untyped-def]
+        proxy.empty_body = body
+        with proxy.fault("empty_ok"):
+            yield
+
+    sender, sink, run_id, url, produced = _through_the_proxy(
+        proxied, tmp_path, monkeypatch, answering_for_the_server
+    )
+    assert sender.stats.rejected == 0
+    assert sender.stats.failed == 0
+    assert sink.stats.waiting == 0
+    assert _stored(url, run_id) == produced
+
+
+def test_a_refusal_naming_the_run_is_not_split_point_by_point(store, tmp_path):  # type: ignore[no-untyped-def]
+    """Item 2: a deleted run refuses every request the same way: spooled, not rejected."""
+    client = MlflowClient(store)
+    run_id = client.create_run("0").info.run_id
+    client.delete_run(run_id)
+    sink = MlflowSink(client, run_id)
+    with pytest.raises(SinkUnavailable, match="active"):
+        sink.write(_points(["a", "b"], 500))
+    live = MlflowSink(client, client.create_run("0").info.run_id)
+    with pytest.raises(SinkRejected):  # a bad name in a live run is the point's fault
+        live.write([*_points(["a"], 3), MetricPoint("bad (name)", 1.0, 0, 0)])

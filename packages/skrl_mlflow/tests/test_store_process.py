@@ -63,11 +63,23 @@ def test_points_reach_the_store_through_the_child_with_their_steps_and_values(
     assert sink._child.pid != os.getpid()
 
 
-def test_a_refusal_of_the_store_comes_back_as_rejected(store: str) -> None:
+def test_a_refusal_of_the_store_comes_back_as_rejected(
+    store: str, run: tuple[MlflowClient, str]
+) -> None:
+    client, run_id = run
+    writer = ProcessSink(client, run_id, store)
+    try:
+        with pytest.raises(SinkRejected, match=r"(?i)invalid"):
+            writer.write([*_points(3), MetricPoint("bad (name)", 1.0, 0, 0)])
+    finally:
+        writer.close()
+
+
+def test_a_missing_run_comes_back_as_unavailable(store: str) -> None:
     missing_run = "0" * 32
     writer = ProcessSink(MlflowClient(store), missing_run, store)
     try:
-        with pytest.raises(SinkRejected, match=r"(?i)run"):
+        with pytest.raises(SinkUnavailable, match=r"not found"):
             writer.write(_points(3))
     finally:
         writer.close()

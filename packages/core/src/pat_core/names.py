@@ -204,6 +204,7 @@ class MetricNameMapper:
             self._aliases[tag] = key
         self._owner: dict[str, str] = dict(alias_owner)
         self._cache: dict[str, str] = {}
+        self._derived: dict[tuple[str, str], str] = {}
         self._collisions: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
@@ -226,20 +227,59 @@ class MetricNameMapper:
             wanted = self._aliases.get(tag)
             if wanted is None:
                 wanted = to_mlflow_key(tag)
-            resolved = wanted
-            if self._owner.get(wanted, tag) != tag:
-                resolved = self._free_key(wanted, tag)
-                self._collisions.append((tag, wanted, resolved))
-                warnings.warn(
-                    KeyCollisionWarning(
-                        f"metric tags {self._owner[wanted]!r} and {tag!r} both map to the "
-                        f"MLflow key {wanted!r}; {tag!r} is logged as {resolved!r}"
-                    ),
-                    stacklevel=2,
-                )
-            self._owner[resolved] = tag
+            resolved = self._claim(tag, wanted, tag)
             self._cache[tag] = resolved
             return resolved
+
+    def derived_key(self, tag: str, stat: str) -> str:
+        """Return the key of statistic ``stat`` of ``tag``: ``<key>/<stat>``, made valid.
+
+        The same rules as :meth:`key`: a derived key that would be longer than
+        :data:`MAX_KEY_LENGTH` keeps its ``/<stat>`` ending and has the tag's key cut and
+        hashed instead; one that another tag (or another tag's statistic) already holds
+        gets a hashed suffix and a :class:`KeyCollisionWarning`.
+
+        Args:
+            tag: Any metric name.
+            stat: The statistic's name (``"std"``, ``"p90"``, ...).
+
+        Returns:
+            A valid MLflow key that no other tag or statistic seen by this mapper has.
+        """
+        identity = (tag, stat)
+        cached = self._derived.get(identity)
+        if cached is not None:
+            return cached
+        base = self.key(tag)
+        with self._lock:
+            cached = self._derived.get(identity)
+            if cached is not None:
+                return cached
+            ending = "/" + to_mlflow_key(stat)
+            wanted = base + ending
+            if len(wanted) > MAX_KEY_LENGTH:
+                head = base[: MAX_KEY_LENGTH - len(ending) - _HASH_HEX_CHARS - 1].rstrip("/")
+                wanted = f"{head}_{_short_hash(wanted)}{ending}"
+            resolved = self._claim(f"{tag}\x00{stat}", wanted, f"{tag} ({stat})")
+            self._derived[identity] = resolved
+            return resolved
+
+    def _claim(self, owner: str, wanted: str, shown: str) -> str:
+        """Reserve ``wanted`` for ``owner`` (lock held), or a free variant of it."""
+        resolved = wanted
+        if self._owner.get(wanted, owner) != owner:
+            resolved = self._free_key(wanted, owner)
+            self._collisions.append((shown, wanted, resolved))
+            taken_by = self._owner[wanted]
+            warnings.warn(
+                KeyCollisionWarning(
+                    f"metric tags {taken_by.replace(chr(0), ' ')!r} and {shown!r} both map to "
+                    f"the MLflow key {wanted!r}; {shown!r} is logged as {resolved!r}"
+                ),
+                stacklevel=3,
+            )
+        self._owner[resolved] = owner
+        return resolved
 
     def _free_key(self, wanted: str, tag: str) -> str:
         seed = tag

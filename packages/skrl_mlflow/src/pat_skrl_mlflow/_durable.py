@@ -226,8 +226,8 @@ class SpoolingSink:
         if not self._warned:
             self._warned = True
             _log.warning(
-                "pat: MLflow store unreachable (%s); training continues, metric points are "
-                "spooled to %s and delivered when it is back.",
+                "pat: the MLflow store is not taking metric points (%s); training continues, "
+                "the points are spooled to %s and delivered when it takes them again.",
                 reason,
                 self.spool.directory,
             )

@@ -114,7 +114,7 @@ class MetricPipeline:
             if not allowed:
                 self.filtered_tags[item.tag] = None
             return base if allowed else None
-        derived = f"{base}/{item.stat}"
+        derived = self.mapper.derived_key(item.tag, item.stat)
         ok = self._allowed.get((item.tag, item.stat))
         if ok is None:
             direct = self.filter.allows(item.tag, derived)

@@ -33,11 +33,6 @@ __all__ = ["BackgroundSender", "SenderStats"]
 
 _log = logging.getLogger("pat_skrl_mlflow")
 
-# A run-level refusal (deleted run, closed store) rejects every point with one identical
-# reason; after this many single-point rejections in a row with the same reason the rest
-# of the batch is rejected without bisecting it to the last point.
-_SAME_REASON_LIMIT = 8
-
 
 @dataclass
 class SenderStats:
@@ -317,19 +312,17 @@ class BackgroundSender:
             self._cond.wait(remaining)
 
     def _deliver(self, batch: list[MetricPoint]) -> None:
-        same_reason: list[str] = []  # consecutive single-point rejections' reasons
+        # Only a refusal of the points themselves is a SinkRejected (a refusal of the run,
+        # of the credentials or of the rate is SinkUnavailable), so every rejected request
+        # is split until each bad point stands alone: one never takes another with it.
         stack = [batch]
         while stack:
             part = stack.pop()
-            if len(same_reason) >= _SAME_REASON_LIMIT:
-                self._count_rejected(part, same_reason[-1])
-                continue
             try:
                 self._write_with_retries(part)
             except SinkRejected as exc:
                 reason = str(exc)
                 if len(part) == 1:
-                    same_reason = [*same_reason, reason] if reason in same_reason[-1:] else [reason]
                     self._count_rejected(part, reason)
                 else:
                     middle = len(part) // 2
@@ -338,7 +331,6 @@ class BackgroundSender:
             except SinkUnavailable as exc:
                 self._count_failed(len(part), str(exc))
                 continue
-            same_reason = []
             with self._cond:
                 if not self._abandoned:
                     self._stats.delivered += len(part)

@@ -9,8 +9,10 @@ is another sink (or wraps one) without touching the sender.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,17 +76,22 @@ class MlflowSink:
 
     max_batch = MAX_METRICS_PER_REQUEST
 
-    def __init__(self, client: MlflowClient, run_id: str) -> None:
+    def __init__(self, client: MlflowClient, run_id: str, *, verify: bool | None = None) -> None:
         self.client = client
         self.run_id = run_id
+        self.verify = _over_http(client) if verify is None else verify
+        self._stored: dict[str, float] = {}  # key -> the latest value known to be stored
 
     def write(self, points: Sequence[MetricPoint]) -> None:
         """Send ``points`` in one ``log_batch`` request.
 
         Raises:
-            SinkRejected: MLflow answered with a client error (HTTP 4xx class), such as
-                an invalid metric name.
-            SinkUnavailable: Any other failure (connection, server error, database).
+            SinkRejected: MLflow refused the request for what it holds (HTTP 400 class:
+                an invalid name or value); splitting it finds the bad point.
+            SinkUnavailable: Any other failure: connection, server error, database, and
+                the refusals that say nothing about the points -- authentication (401,
+                403: an expired token), throttling (429), a run that is missing (404: a
+                server restarted on an empty database) or not active.
         """
         from mlflow.entities import Metric  # lazily: importing mlflow takes seconds
         from mlflow.exceptions import MlflowException
@@ -93,12 +100,88 @@ class MlflowSink:
         try:
             self.client.log_batch(self.run_id, metrics=metrics, synchronous=True)
         except MlflowException as exc:
-            status = _http_status(exc)
-            if 400 <= status < 500:  # HTTP client errors: the request itself is bad
-                raise SinkRejected(one_line(exc)) from exc
-            raise SinkUnavailable(one_line(exc)) from exc
+            message = one_line(exc)
+            retried = _RETRIED_STATUS.search(message)  # MLflow's retries ran out on it
+            status = int(retried.group(1)) if retried else _http_status(exc)
+            if status in _NOT_ABOUT_THE_POINTS:
+                raise SinkUnavailable(
+                    f"HTTP {status}, {_NOT_ABOUT_THE_POINTS[status]}: {message}"
+                ) from exc
+            if 400 <= status < 500 and self.run_id not in str(exc):
+                raise SinkRejected(message) from exc
+            if 400 <= status < 500:  # names the run, not a point: "must be in the 'active' state"
+                raise SinkUnavailable(f"the run is not taking metrics: {message}") from exc
+            raise SinkUnavailable(message) from exc
         except Exception as exc:
             raise SinkUnavailable(one_line(exc)) from exc
+        if self.verify:
+            self._check_stored(points)
+
+    def _check_stored(self, points: Sequence[MetricPoint]) -> None:
+        """Read one point of an accepted request back from the server.
+
+        A gateway or proxy that answers 200 (an empty body, ``{}``) without passing the
+        request on would otherwise lose every point of it. The run's latest value of a key
+        whose value changed in this request tells at the cost of one ``get_run``; a key's
+        whole history is read only when that does not settle it.
+
+        Raises:
+            SinkUnavailable: The point is not in the run (or could not be read back).
+        """
+        probe, telling = points[-1], False
+        seen: set[str] = set()
+        for point in reversed(points):  # each key's last point: its latest in the run
+            if point.key in seen:
+                continue
+            seen.add(point.key)
+            if not _same(self._stored.get(point.key), point.value):
+                probe, telling = point, True
+                break
+        try:
+            found = telling and _same(
+                self.client.get_run(self.run_id).data.metrics.get(probe.key), probe.value
+            )
+            if not found:
+                history = self.client.get_metric_history(self.run_id, probe.key)
+                found = any(
+                    m.step == probe.step and m.timestamp == probe.timestamp_ms for m in history
+                )
+        except Exception as exc:
+            message = f"the stored points could not be read back: {one_line(exc)}"
+            raise SinkUnavailable(message) from exc
+        if not found:
+            raise SinkUnavailable(
+                "the store answered the request but did not store it (a proxy or gateway "
+                "answering in the server's place?)"
+            )
+        for point in points:
+            self._stored[point.key] = point.value
+
+
+def _same(a: float | None, b: float) -> bool:
+    if a is None:
+        return False
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def _over_http(client: Any) -> bool:
+    uri = getattr(client, "tracking_uri", None)
+    if uri is None:
+        uri = getattr(getattr(client, "_tracking_client", None), "tracking_uri", "")
+    return str(uri or "").startswith(("http://", "https://"))
+
+
+_NOT_ABOUT_THE_POINTS = {
+    401: "not authenticated (a missing or expired token?)",
+    403: "permission denied (an expired token?)",
+    404: "the run was not found in this store",
+    408: "request timeout",
+    429: "too many requests",
+}
+"""Client-error answers that refuse the request, not its points: the points wait (spooled)."""
+
+
+_RETRIED_STATUS = re.compile(r"too many (\d{3}) error responses")
 
 
 def _http_status(exc: Exception) -> int:
@@ -109,5 +192,7 @@ def _http_status(exc: Exception) -> int:
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    from pat_skrl_mlflow._secrets import mask_secrets
+
+    text = mask_secrets(" ".join(str(exc).split())) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
