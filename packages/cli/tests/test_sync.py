@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +13,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Invoke
+    from collections.abc import Callable
+
+    from click.testing import Result
+
+    from conftest import Invoke, Store
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRETS = {
@@ -147,3 +153,66 @@ def test_offline_training_then_sync_twice_stores_every_point_once_and_leaks_no_s
         server.stop()
     for planted in [*SECRETS.values(), URI_PASSWORD]:
         assert not any(planted in text for text in texts), planted
+
+
+def _spool_of_a_running_run(store: Store, directory: Path, points: int = 300) -> tuple[str, Path]:
+    """What a training leaves when its store went down: a RUNNING run and its spool."""
+    from mlflow import MlflowClient
+
+    from pat_skrl_mlflow import MetricPoint
+    from pat_skrl_mlflow._spool import Spool
+
+    run_id = MlflowClient(store.uri).create_run("0").info.run_id
+    spool = Spool(directory)
+    spool.update_run_info(tracking_uri=store.uri, run_id=run_id)
+    spool.append(
+        run_id, [MetricPoint("loss", float(s), s, 1_700_000_000_000 + s) for s in range(points)]
+    )
+    spool.update_run_info(status="KILLED", end_pending=True)
+    return run_id, directory
+
+
+def test_sync_goes_to_the_spools_own_store_not_the_shells(
+    invoke: Invoke,
+    error_line: Callable[[Result], str],
+    tmp_path: Path,
+    store: Store,
+) -> None:
+    """Issue 15 item 3: MLFLOW_TRACKING_URI naming another store destroyed the spool."""
+    from mlflow import MlflowClient
+
+    from pat_skrl_mlflow._spool import Spool
+
+    other = tmp_path / "other.db"
+    shutil.copyfile(store.path, other)  # an empty store too: a copy of the template
+    other_uri = f"sqlite:///{other}"
+    run_id, directory = _spool_of_a_running_run(store, tmp_path / "runs" / "pat_spool")
+
+    refused = invoke("sync", str(directory), "--tracking-uri", other_uri)  # explicitly wrong
+    assert refused.exit_code == 1
+    line = error_line(refused)
+    assert f"run {run_id} is not in {other_uri}" in line
+    assert "unchanged" in line
+    spool = Spool(directory)
+    assert (spool.pending_count(), spool.delivered_seq()) == (300, 0)
+    assert spool.run_info()["end_pending"]
+
+    synced = invoke("sync", str(directory), "--json", env={"MLFLOW_TRACKING_URI": other_uri})
+    assert synced.exit_code == 0, synced.output
+    (row,) = json.loads(synced.output)
+    assert (row["run_id"], row["delivered"], row["waiting"], row["ended"]) == (
+        run_id,
+        300,
+        0,
+        "KILLED",
+    )
+    client = MlflowClient(store.uri)
+    assert len(client.get_metric_history(run_id, "loss")) == 300
+    assert client.get_run(run_id).info.status == "KILLED"
+    assert MlflowClient(other_uri).search_runs(["0"]) == []
+
+
+def test_sync_help_states_the_default_store(invoke: Invoke) -> None:
+    result = invoke("sync", "--help")
+    text = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())
+    assert "Default: the store the spool was written for" in text

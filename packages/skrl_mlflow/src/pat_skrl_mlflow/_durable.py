@@ -355,9 +355,17 @@ class SpoolingSink:
 
 
 def _masked(sink: Any) -> str:
+    """The store's URI as a spool records it: masked, a relative sqlite path made absolute.
+
+    ``pat sync`` may run from another directory than the training did.
+    """
     from pat_skrl_mlflow._secrets import mask_uri
 
-    return mask_uri(_client_uri(getattr(sink, "client", None)))
+    uri = getattr(sink, "tracking_uri", "") or _client_uri(getattr(sink, "client", None))
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and ":memory:" not in uri:
+        uri = prefix + os.path.abspath(uri[len(prefix) :])
+    return mask_uri(uri)
 
 
 def _client_uri(client: Any) -> str:

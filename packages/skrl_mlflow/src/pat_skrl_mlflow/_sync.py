@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pat_skrl_mlflow._durable import _HTTP_DEFAULTS, OFFLINE_PREFIX, drain
-from pat_skrl_mlflow._secrets import mask_uri, protect
+from pat_skrl_mlflow._durable import _BATCH, _HTTP_DEFAULTS, OFFLINE_PREFIX, drain
+from pat_skrl_mlflow._secrets import MASK, mask_secrets, mask_uri, protect
 from pat_skrl_mlflow._sink import MlflowSink, SinkUnavailable
 from pat_skrl_mlflow._spool import POINTS, RUN, SPOOL_DIRNAME, Spool
 
@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 
     from pat_skrl_mlflow._sink import MetricPoint
 
-__all__ = ["SpoolBusy", "SyncResult", "find_spools", "sync_spool"]
+__all__ = ["RunNotInStore", "SpoolBusy", "SyncResult", "find_spools", "sync_spool", "target_uri"]
+
+
+class RunNotInStore(Exception):  # noqa: N818 - reads as "the run is not in the store"
+    """The store does not hold the run a spool's points belong to (the wrong store?)."""
 
 
 class SpoolBusy(Exception):  # noqa: N818 - reads as "the spool is busy"
@@ -76,8 +80,8 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
 
     Args:
         directory: The spool directory.
-        tracking_uri: The store; default ``MLFLOW_TRACKING_URI``, else the (credential-free)
-            URI the spool recorded.
+        tracking_uri: The store; default: the one the spool was written for (see
+            :func:`target_uri`).
 
     Returns:
         What was delivered.
@@ -85,6 +89,7 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
     Raises:
         SinkUnavailable: The store cannot be reached (nothing changed).
         SpoolBusy: Another process is delivering this spool.
+        RunNotInStore: The store does not hold the spool's run (nothing changed).
         ValueError: No store is known for this spool.
     """
     from mlflow import MlflowClient
@@ -93,12 +98,7 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
         os.environ.setdefault(name, value)
     spool = Spool(directory)
     info = spool.run_info()
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or info.get("tracking_uri")
-    if not uri or "***" in str(uri):
-        raise ValueError(
-            f"no tracking URI for {spool.directory}: pass --tracking-uri or set "
-            "MLFLOW_TRACKING_URI (credentials are never stored in the spool)"
-        )
+    uri = target_uri(spool, tracking_uri)
     protect(str(uri))
     client = MlflowClient(str(uri))
     result = SyncResult(spool.directory, info.get("run_id"))
@@ -111,6 +111,7 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
                 client.search_experiments(max_results=1)
             except Exception as exc:
                 raise SinkUnavailable(f"{mask_uri(str(uri))}: {_first_line(exc)}") from exc
+            _check_runs_exist(client, uri, spool, result.run_id)
         if not pending:
             _upload_pending(client, spool)
             result.ended = _finish_run(client, spool)
@@ -138,6 +139,56 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
             _upload_pending(client, spool)
             result.ended = _finish_run(client, spool)
     return result
+
+
+def target_uri(spool: Spool, explicit: str | None = None) -> str:
+    """The store a spool is delivered to: ``explicit``, else the one it was written for.
+
+    The spool's own store wins over ``MLFLOW_TRACKING_URI`` (a shell set up for another
+    store must not receive, and refuse, another store's points). A recorded URI that had
+    credentials is stored masked; then ``MLFLOW_TRACKING_URI`` is used if it names the
+    same store.
+
+    Raises:
+        ValueError: No usable URI is known (the message says what to pass).
+    """
+    if explicit:
+        return explicit
+    recorded = str(spool.run_info().get("tracking_uri") or "")
+    environment = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if recorded and MASK not in recorded:
+        return recorded
+    if recorded and environment and mask_uri(environment) == recorded:
+        return environment
+    if recorded:
+        other = f"; MLFLOW_TRACKING_URI names {mask_uri(environment)}" if environment else ""
+        raise ValueError(
+            f"{spool.directory} was written for {recorded} (credentials are never stored "
+            f"in a spool){other}: pass --tracking-uri with the store's credentials"
+        )
+    if environment:
+        return environment
+    raise ValueError(f"no tracking URI for {spool.directory}: pass --tracking-uri")
+
+
+def _check_runs_exist(client: Any, uri: str, spool: Spool, run_id: str | None) -> None:
+    """Refuse to deliver into a store that does not hold the spool's runs (nothing changes)."""
+    from mlflow.exceptions import MlflowException
+
+    runs = {item.run_id for item in spool.pending(limit=_BATCH)}
+    if run_id:
+        runs.add(run_id)
+    for run in sorted(r for r in runs if not r.startswith(OFFLINE_PREFIX)):
+        try:
+            client.get_run(run)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise SinkUnavailable(f"{mask_uri(uri)}: {_first_line(exc)}") from exc
+            recorded = spool.run_info().get("tracking_uri") or "an unrecorded store"
+            raise RunNotInStore(
+                f"run {run} is not in {mask_uri(uri)} (the spool was written for {recorded}); "
+                f"nothing was delivered and {spool.directory} is unchanged"
+            ) from exc
 
 
 def _create_run(client: Any, info: dict[str, Any]) -> str:
@@ -203,4 +254,4 @@ def _finish_run(client: Any, spool: Spool) -> str | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return (mask_secrets(str(exc)).strip().splitlines() or [type(exc).__name__])[0][:200]

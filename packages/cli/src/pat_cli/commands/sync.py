@@ -6,7 +6,18 @@ from typing import Annotated
 import typer
 
 from pat_cli._errors import DOMAIN_ERROR, fail
-from pat_cli._options import JsonOutput, TrackingUri
+from pat_cli._options import JsonOutput
+
+SyncTrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow store to deliver to. Default: the store the spool was written for "
+        "(MLFLOW_TRACKING_URI is used only when that URI had credentials, which a spool "
+        "never stores, and names the same store).",
+        show_default=False,
+    ),
+]
 
 
 def sync(
@@ -18,7 +29,7 @@ def sync(
             show_default=False,
         ),
     ] = Path(),
-    tracking_uri: TrackingUri = None,
+    tracking_uri: SyncTrackingUri = None,
     json_output: JsonOutput = False,
 ) -> None:
     """Deliver the metric points a training spooled while MLflow was unreachable.
@@ -32,7 +43,7 @@ def sync(
     from pat_cli._console import console
     from pat_skrl_mlflow._secrets import mask_uri
     from pat_skrl_mlflow._sink import SinkUnavailable
-    from pat_skrl_mlflow._sync import SpoolBusy, find_spools, sync_spool
+    from pat_skrl_mlflow._sync import RunNotInStore, SpoolBusy, find_spools, sync_spool
 
     if not spool.exists():
         fail(f"invalid value for SPOOL: {str(spool)!r}; expected an existing directory.")
@@ -53,7 +64,7 @@ def sync(
                 hint="start the tracking server (or fix --tracking-uri) and run `pat sync` again.",
                 code=DOMAIN_ERROR,
             )
-        except (SpoolBusy, ValueError) as error:
+        except (RunNotInStore, SpoolBusy, ValueError) as error:
             fail(str(error), code=DOMAIN_ERROR)
     if json_output:
         rows = [
