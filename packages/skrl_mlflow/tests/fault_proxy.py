@@ -10,11 +10,11 @@ The test switches the mode while a training child logs through the proxy:
   once the mode changes (or after ``hang_limit`` seconds).
 - ``error_after_forward``: forward (the server stores the batch), then answer 502: the
   acknowledgement is lost, the client believes the request failed.
-- ``refuse``: answer ``log-batch`` requests with ``refuse_status`` (401, 403, 404, 429 ...)
-  and an MLflow-style JSON error (or, with ``refuse_html``, an HTML page as a gateway
-  sends), without forwarding; every other request is forwarded.
-- ``empty_ok``: answer ``log-batch`` requests 200 with the body ``empty_body`` (``b""`` or
-  ``b"{}"``) without forwarding: a misbehaving gateway.
+- ``refuse``: answer ``log-batch`` requests holding metrics with ``refuse_status`` (401,
+  403, 404, 429 ...) and an MLflow-style JSON error (or, with ``refuse_html``, an HTML
+  page as a gateway sends), without forwarding; every other request is forwarded.
+- ``empty_ok``: answer ``log-batch`` requests holding metrics 200 with the body
+  ``empty_body`` (``b""`` or ``b"{}"``) without forwarding: a misbehaving gateway.
 
 Every ``log-batch`` request the server answered 200 is recorded point by point (run, key,
 step, timestamp), so a test sees what reached the store how often, whatever the store
@@ -240,7 +240,7 @@ def _handler_class(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 message = {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected fault"}
                 self._reply(status, [("Content-Type", "application/json")], _json(message))
                 return
-            if mode in ("refuse", "empty_ok") and self.path.endswith(_LOG_BATCH):
+            if mode in ("refuse", "empty_ok") and _logs_metrics(self.path, body):
                 if mode == "empty_ok":
                     self._reply(200, [("Content-Type", "application/json")], proxy.empty_body)
                 elif proxy.refuse_html:
@@ -268,6 +268,11 @@ def _handler_class(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
 
     return Handler
+
+
+def _logs_metrics(path: str, body: bytes) -> bool:
+    """A ``log-batch`` request with metric points (params and tags pass ``refuse``)."""
+    return path.endswith(_LOG_BATCH) and bool(json.loads(body or b"{}").get("metrics"))
 
 
 def _json(value: object) -> bytes:

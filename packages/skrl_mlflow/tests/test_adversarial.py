@@ -12,11 +12,13 @@ import warnings
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mlflow import MlflowClient
 
-from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink, instrument
+from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink, instrument, mask_uri
 from pat_skrl_mlflow._durable import durable_sink
-from pat_skrl_mlflow._sink import SinkRejected, SinkUnavailable
+from pat_skrl_mlflow._sink import SinkRejected, SinkUnavailable, one_line
 from skrl_mlflow_support import SKRL2, make_runner, metric_histories, runner_cfg, vector_env
 
 TIMESTEPS = 60
@@ -251,3 +253,50 @@ def test_a_refusal_naming_the_run_is_not_split_point_by_point(store, tmp_path): 
     live = MlflowSink(client, client.create_run("0").info.run_id)
     with pytest.raises(SinkRejected):  # a bad name in a live run is the point's fault
         live.write([*_points(["a"], 3), MetricPoint("bad (name)", 1.0, 0, 0)])
+
+
+# --- secrets: masked before any truncation, whatever the password holds ----------------
+
+password_text = st.text(
+    alphabet=st.characters(blacklist_characters="/?#\n\r\t ", blacklist_categories=("Cs",)),
+    min_size=6,
+    max_size=400,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(password=password_text, scheme=st.sampled_from(["http", "https", "postgresql"]))
+def test_a_uri_password_never_survives_masking(password, scheme):  # type: ignore[no-untyped-def]
+    """Item 12: masking stopped at the first "@" and ran after a 300-character cut."""
+    uri = f"{scheme}://alice:{password}@db.example:5432/path?x=1"
+    masked = mask_uri(uri)
+    assert masked == f"{scheme}://alice:***@db.example:5432/path?x=1"
+    message = f"API request to {uri}/api/2.0/mlflow/runs/log-batch failed: " + "x" * 300
+    line = one_line(Exception(message))
+    assert password not in line
+    assert len(line) <= 300
+
+
+@pytest.mark.parametrize(
+    ("uri", "masked"),
+    [
+        ("https://h/x?sig=abc&y=1", "https://h/x?sig=***&y=1"),
+        ("https://h/x?access_token=abc", "https://h/x?access_token=***"),
+        ("http://token-only@h:5000", "http://***@h:5000"),
+        ("sqlite:////home/a@b/mlflow.db", "sqlite:////home/a@b/mlflow.db"),
+        ("databricks", "databricks"),
+    ],
+)
+def test_token_like_query_parameters_and_userinfo_are_masked(uri, masked):  # type: ignore[no-untyped-def]
+    assert mask_uri(uri) == masked
+
+
+def test_pats_log_records_are_masked(caplog, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-PLANTED-99")
+    caplog.set_level(logging.WARNING, logger="pat_skrl_mlflow")
+    logging.getLogger("pat_skrl_mlflow").warning(
+        "pat: failed %s with %r", "http://u:pw-PLANTED@h", "Bearer tok-PLANTED-99"
+    )
+    (record,) = caplog.records
+    assert "PLANTED" not in record.getMessage()
+    assert "http://u:***@h" in record.getMessage()

@@ -14,7 +14,14 @@ DOMAIN_ERROR = 1
 
 
 def fail(message: str, *, hint: str | None = None, code: int = USAGE_ERROR) -> NoReturn:
-    """Print ``Error: message`` (and an optional hint) to stderr and exit with ``code``."""
+    """Print ``Error: message`` (and an optional hint) to stderr and exit with ``code``.
+
+    Credentials in the text (a tracking URI's password, a token) are masked first.
+    """
+    from pat_skrl_mlflow import mask_secrets
+
+    message = mask_secrets(message)
+    hint = mask_secrets(hint) if hint else hint
     err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     if hint:
         err_console.print(f"[dim]Hint:[/] {hint}", highlight=False, soft_wrap=True)

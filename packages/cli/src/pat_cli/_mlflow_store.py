@@ -204,6 +204,8 @@ def _experiments(
 
 
 def _run_info(client: MlflowClient, run: Run, tracking_uri: str) -> RunInfo:
+    from pat_skrl_mlflow import mask_uri
+
     experiment = client.get_experiment(run.info.experiment_id)
     return RunInfo(
         run_id=run.info.run_id,
@@ -211,7 +213,7 @@ def _run_info(client: MlflowClient, run: Run, tracking_uri: str) -> RunInfo:
         status=run.info.status,
         experiment_id=run.info.experiment_id,
         experiment_name=experiment.name,
-        tracking_uri=tracking_uri,
+        tracking_uri=mask_uri(tracking_uri),
         latest=dict(run.data.metrics),
     )
 

@@ -9,6 +9,7 @@ Example:
     >>> print(handle.close())  # doctest: +SKIP
 """
 
+import logging as _logging
 from importlib.metadata import version as _version
 
 from pat_skrl_mlflow._api import instrument
@@ -26,10 +27,14 @@ from pat_skrl_mlflow._run import (
     log_checkpoints,
     start_run,
 )
+from pat_skrl_mlflow._secrets import MaskingFilter as _MaskingFilter
+from pat_skrl_mlflow._secrets import mask_secrets, mask_uri
 from pat_skrl_mlflow._sender import BackgroundSender, SenderStats
 from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, Sink, SinkRejected, SinkUnavailable
 
 __version__ = _version("pat-skrl-mlflow")
+
+_logging.getLogger("pat_skrl_mlflow").addFilter(_MaskingFilter())
 
 __all__ = [
     "PER_AGENT_TAGS",
@@ -54,6 +59,8 @@ __all__ = [
     "last_logged_step",
     "log_agent_config",
     "log_checkpoints",
+    "mask_secrets",
+    "mask_uri",
     "skrl_aliases",
     "start_run",
 ]

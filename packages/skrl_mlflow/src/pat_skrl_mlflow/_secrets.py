@@ -7,15 +7,17 @@ any truncation, so a cut never leaves part of a secret behind.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
-__all__ = ["mask_secrets", "mask_uri", "protect"]
+__all__ = ["MaskingFilter", "mask_secrets", "mask_uri", "protect"]
 
 MASK = "***"
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
-_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>()\[\]{}]+")
+# A URI in a message runs to the next space: a password may hold any other character.
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
 _SECRET_PARAM = re.compile(
     r"(?P<name>[?&;](?:[A-Za-z0-9_.\-]*(?:token|secret|passw(?:or)?d|pwd|key|sig|signature|"
     r"auth|credential|sas))=)(?P<value>[^&#;\s]*)",
@@ -87,3 +89,17 @@ def protect(uri: str) -> None:
     """
     if mask_uri(uri) != uri:
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks credentials in every record (see :func:`mask_secrets`).
+
+    pat's logger carries one, so no warning of pat's prints a secret.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
