@@ -104,3 +104,51 @@ def test_forced_exit_spools_queued_points_and_notes_the_status(
     assert spool.run_info()["status"] == "KILLED"
     assert sync_spool(spool.directory, store).ended == "KILLED"
     assert len(client.get_metric_history(run_id, "reward")) == 300
+
+
+def test_mlflows_exit_hook_does_not_overwrite_the_status_left_to_sync(
+    tmp_path: Path, store: str
+) -> None:
+    """Issue 15 item 7: MLflow's atexit end_run() set FINISHED on a run pat ended KILLED."""
+    import mlflow
+    from mlflow.tracking import fluent
+
+    mlflow.set_tracking_uri(store)
+    active = mlflow.start_run()  # pat's own fluent run, as instrument(run="auto") starts it
+    run_id = active.info.run_id
+    spool = Spool(tmp_path / "pat_spool")
+    sender = _unreachable(run_id, spool)
+    sender.submit([MetricPoint("loss", float(i), i, 1_700_000_000_000 + i) for i in range(20)])
+    sender.close(timeout=1.0)
+    target = RunTarget(run_id, store, owned=True, client=MlflowClient(store), fluent=True)
+    end_run(target, sender, _summary(run_id), "KILLED", checkpoints=None, set_status=True)
+    assert mlflow.active_run() is None
+    fluent._safe_end_run()  # what MLflow's atexit hook runs as the process exits
+    client = MlflowClient(store)
+    assert client.get_run(run_id).info.status == "RUNNING"
+    result = sync_spool(spool.directory, store)
+    assert (result.delivered, result.ended) == (20, "KILLED")
+    assert client.get_run(run_id).info.status == "KILLED"
+
+
+def test_store_down_and_spool_not_writable_at_the_end_is_one_line_with_the_count(
+    tmp_path: Path, store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15 item 8: a PermissionError traceback, no summary, the run left RUNNING."""
+    import logging
+
+    client = MlflowClient(store)
+    run_id = client.create_run("0").info.run_id
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")  # the spool's parent is a file: nothing can be written below it
+    sender = _unreachable(run_id, Spool(blocker / "pat_spool"))
+    sender.submit([MetricPoint("loss", float(i), i, 1_700_000_000_000 + i) for i in range(30)])
+    sender.close(timeout=1.0)
+    caplog.set_level(logging.WARNING, logger="pat_skrl_mlflow")
+    target = RunTarget(run_id, store, owned=True, client=client)
+    end_run(target, sender, _summary(run_id), "FINISHED", checkpoints=None, set_status=True)
+    assert sender.stats.failed == 30  # counted: not stored and not kept
+    lines = [r.getMessage() for r in caplog.records if "not writable" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in caplog.records]
+    assert "30 metric points" in lines[0]
+    assert str(blocker) in lines[0]

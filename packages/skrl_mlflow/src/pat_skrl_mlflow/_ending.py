@@ -56,16 +56,32 @@ def end_run(
     """
     sink = spooling_sink(sender)
     if sink is not None and not sink.offline and not sink.reachable:
-        names = sink.spool.directory / "artifacts" / "pat" / "metric_names.json"
-        names.parent.mkdir(parents=True, exist_ok=True)
-        names.write_text(json.dumps(metric_names(summary), indent=1))
         has_checkpoints = checkpoints is not None and os.path.isdir(checkpoints)
-        sink.spool.update_run_info(
-            artifacts_pending=True,
-            checkpoints=os.path.abspath(checkpoints) if has_checkpoints and checkpoints else None,
-        )
-        if set_status:
-            sink.record_end(status)
+        try:
+            names = sink.spool.directory / "artifacts" / "pat" / "metric_names.json"
+            names.parent.mkdir(parents=True, exist_ok=True)
+            names.write_text(json.dumps(metric_names(summary), indent=1))
+            sink.spool.update_run_info(
+                artifacts_pending=True,
+                checkpoints=os.path.abspath(checkpoints)
+                if has_checkpoints and checkpoints
+                else None,
+            )
+            if set_status:
+                sink.record_end(status)
+        except OSError as exc:
+            lost = sender.stats.failed if sender is not None else 0
+            _log.warning(
+                "pat: the store is unreachable and the spool %s is not writable (%s): %d "
+                "metric points could not be kept anywhere; the run stays RUNNING in the store.",
+                sink.spool.directory,
+                exc.strerror or exc,
+                lost,
+            )
+            return
+        finally:
+            if set_status:
+                target.detach()  # its end is the spool's (or nobody's): not MLflow's exit hook
         _log.warning(
             "pat: the store is unreachable: the run's metric names%s and its %s status wait "
             "in %s for `pat sync`.",
@@ -96,6 +112,7 @@ def forced_exit(target: RunTarget | None, sender: BackgroundSender | None, statu
     waiting = sink.keep(points)
     if target is not None and target.owned:
         sink.record_end(ending)
+        target.detach()
     where = sink.spool.directory
     return (
         f"pat: interrupted again: exiting now. {waiting:,} metric points wait in {where}; "

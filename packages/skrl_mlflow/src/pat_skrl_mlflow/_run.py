@@ -8,6 +8,7 @@ e.g. by Azure ML, which is resumed instead of starting a new one).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -97,6 +98,34 @@ class RunTarget:
             _log.warning("pat: could not end MLflow run %s as %s: %s", self.run_id, status, exc)
             return False
         return True
+
+    def detach(self) -> None:
+        """Stop the run being MLflow's active run without ending it in the store.
+
+        For a run whose end waits in the spool (the store is unreachable): MLflow's exit
+        hook would otherwise end it as FINISHED -- overwriting the status ``pat sync``
+        sets -- and, with a hung server, hold the process for its timeouts. MLflow has no
+        public call for this (``end_run`` always writes a status), so this takes the run
+        off MLflow's thread-local stack of active runs and stops its system metrics
+        monitor; on an MLflow without that stack it does nothing.
+        """
+        if not self.active:
+            return
+        from mlflow.tracking import fluent
+
+        stack_variable = getattr(fluent, "_active_run_stack", None)
+        stack = stack_variable.get() if stack_variable is not None else None
+        if not isinstance(stack, list) or not stack or stack[-1].info.run_id != self.run_id:
+            return
+        stack.pop()
+        if os.environ.get("MLFLOW_RUN_ID") == self.run_id:
+            del os.environ["MLFLOW_RUN_ID"]
+        monitors = getattr(fluent, "run_id_to_system_metrics_monitor", {})
+        monitor = monitors.pop(self.run_id, None) if isinstance(monitors, dict) else None
+        if monitor is not None:
+            with contextlib.suppress(Exception):
+                monitor.finish()
+        self.ended = True
 
 
 def start_run(

@@ -44,6 +44,7 @@ POINTS = "points.jsonl"
 DELIVERED = "delivered"
 RUN = "run.json"
 LOCK = "lock"
+_ABSENT = (FileNotFoundError, NotADirectoryError)  # a file where a directory should be too
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ class Spool:
         """(offset after the line, point) for each complete, valid line from ``offset``."""
         try:
             handle = self.points_path.open("rb")
-        except FileNotFoundError:
+        except _ABSENT:
             return
         with handle:
             if offset > os.fstat(handle.fileno()).st_size:
@@ -203,7 +204,7 @@ class Spool:
         """The highest sequence number known to be in the store (0: none)."""
         try:
             return int(json.loads((self.directory / DELIVERED).read_text())["seq"])
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
+        except (*_ABSENT, ValueError, KeyError, TypeError):
             return 0
 
     def mark_delivered(self, seq: int) -> None:
@@ -216,7 +217,7 @@ class Spool:
         """The contents of ``run.json`` ({} when absent)."""
         try:
             info = json.loads((self.directory / RUN).read_text())
-        except (FileNotFoundError, ValueError):
+        except (*_ABSENT, ValueError):
             return {}
         return info if isinstance(info, dict) else {}
 
