@@ -193,3 +193,40 @@ def test_a_child_that_cannot_start_fails_requests_as_unavailable(
         writer.write(_points(1))
     writer.close()
     assert _stored(client, run_id) == []
+
+
+def test_processes_opening_one_new_sqlite_file_at_once_all_start(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    """Issue 15 item 11: the second `pat train` on a new mlflow.db crashed at start with
+    "table alembic_version already exists" (both ran MLflow's migrations)."""
+    uri = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"
+    (tmp_path / "new").mkdir()
+    go = tmp_path / "go"
+    code = textwrap.dedent(
+        f"""
+        import os, sys, time
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.01)
+        from pat_skrl_mlflow._store_client import StoreServer
+        outcome, value = StoreServer({uri!r}).answer("check", None)
+        print(outcome, value)
+        sys.exit(0 if outcome == "ok" else 1)
+        """
+    )
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=child_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    time.sleep(3)  # every child has imported what it needs and waits
+    go.write_text("")
+    outputs = [child.communicate(timeout=300)[0] for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0], outputs
+    assert not (tmp_path / "new" / "mlflow.db.lock").exists()
+    MlflowClient(uri).create_run("0")  # the store is whole

@@ -33,7 +33,7 @@ def store_reachable(tracking_uri: str) -> str | None:
     """None when the store answers, else the reason (one line), within ~10 s."""
     import logging
 
-    from mlflow import MlflowClient
+    from pat_skrl_mlflow import open_store
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # no retry chatter on a dead server
@@ -44,7 +44,7 @@ def store_reachable(tracking_uri: str) -> str | None:
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = CHECK_TIMEOUT
     try:
-        MlflowClient(tracking_uri).search_experiments(max_results=1)
+        open_store(tracking_uri)
     except Exception as error:
         return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
     finally:

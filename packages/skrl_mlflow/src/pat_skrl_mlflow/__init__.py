@@ -31,6 +31,7 @@ from pat_skrl_mlflow._secrets import MaskingFilter as _MaskingFilter
 from pat_skrl_mlflow._secrets import mask_secrets, mask_uri
 from pat_skrl_mlflow._sender import BackgroundSender, SenderStats
 from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, Sink, SinkRejected, SinkUnavailable
+from pat_skrl_mlflow._store_creation import open_store
 
 __version__ = _version("pat-skrl-mlflow")
 
@@ -61,6 +62,7 @@ __all__ = [
     "log_checkpoints",
     "mask_secrets",
     "mask_uri",
+    "open_store",
     "skrl_aliases",
     "start_run",
 ]

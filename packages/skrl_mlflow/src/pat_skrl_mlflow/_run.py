@@ -18,6 +18,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
 from pat_core import to_mlflow_key
+from pat_skrl_mlflow._store_creation import open_store, sqlite_file
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -156,6 +157,8 @@ def start_run(
 
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
+    if sqlite_file(mlflow.get_tracking_uri()) is not None:  # a new file: created once
+        open_store(mlflow.get_tracking_uri())
     resumed = bool(run_id or os.environ.get("MLFLOW_RUN_ID"))
     if experiment_name is not None and not resumed:
         mlflow.set_experiment(experiment_name)

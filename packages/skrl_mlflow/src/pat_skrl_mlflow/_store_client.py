@@ -28,6 +28,7 @@ from pat_skrl_mlflow._sink import (
     SinkUnavailable,
     one_line,
 )
+from pat_skrl_mlflow._store_creation import open_store
 from pat_skrl_mlflow._store_process import PendingAnswer, StoreProcess
 
 if TYPE_CHECKING:
@@ -279,13 +280,11 @@ class StoreServer:
 
     def _opened(self) -> MlflowClient:
         if self._client is None:
-            from mlflow import MlflowClient
+            import mlflow  # noqa: F401 - MLflow sets its loggers' levels on import
 
             for name in ("mlflow", "alembic"):  # after the import: MLflow sets INFO on import
                 logging.getLogger(name).setLevel(logging.WARNING)
-            client = MlflowClient(self.tracking_uri)
-            client.search_experiments(max_results=1)  # opens the store (schema check)
-            self._client = client
+            self._client = open_store(self.tracking_uri)
         return self._client
 
     def answer(self, kind: str, payload: Any) -> tuple[str, Any]:
