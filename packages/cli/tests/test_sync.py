@@ -216,3 +216,49 @@ def test_sync_help_states_the_default_store(invoke: Invoke) -> None:
     result = invoke("sync", "--help")
     text = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())
     assert "Default: the store the spool was written for" in text
+
+
+def test_an_offline_run_synced_while_it_trains_gets_its_last_artifacts_and_status(
+    tmp_path: Path, store: Store
+) -> None:
+    """Issue 15 item 10: the final metric_names.json and checkpoints never reached the run."""
+    from mlflow import MlflowClient
+
+    from pat_cli._offline import OfflineClient
+    from pat_skrl_mlflow import MetricPoint
+    from pat_skrl_mlflow._sync import sync_spool
+
+    offline_id = "offline-" + "ab" * 16
+    training = OfflineClient(tmp_path / "runs" / "pat_spool")  # what `pat train --offline-ok` uses
+    training.spool.update_run_info(tracking_uri=store.uri, experiment="offline-exp")
+    training.log_text(offline_id, "config", "config/agent.yaml")
+    training.spool.append(
+        offline_id, [MetricPoint("loss", 1.0, s, 1_700_000_000_000 + s) for s in range(5)]
+    )
+
+    first = sync_spool(training.spool.directory)  # while the training still runs
+    assert first.created_run
+    assert first.delivered == 5
+    client = MlflowClient(store.uri)
+    run_id = str(first.run_id)
+    assert client.get_run(run_id).info.status == "RUNNING"
+
+    training.spool.append(
+        offline_id, [MetricPoint("loss", 2.0, s, 1_700_000_000_000 + s) for s in range(5, 8)]
+    )
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "agent_8.pt").write_bytes(b"weights")
+    training.log_dict(offline_id, {"tag_to_key": {}}, "pat/metric_names.json")  # the run's end
+    training.log_artifacts(offline_id, str(checkpoints), "checkpoints")
+    training.set_terminated(offline_id, "FINISHED")
+
+    second = sync_spool(training.spool.directory)
+    assert (second.delivered, second.waiting, second.ended) == (3, 0, "FINISHED")
+    assert len(client.get_metric_history(run_id, "loss")) == 8
+    paths = {a.path for a in client.list_artifacts(run_id)}
+    assert {"config", "pat", "checkpoints"} <= paths
+    assert [a.path for a in client.list_artifacts(run_id, "checkpoints")] == [
+        "checkpoints/agent_8.pt"
+    ]
+    assert client.get_run(run_id).info.status == "FINISHED"

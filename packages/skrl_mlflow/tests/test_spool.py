@@ -209,3 +209,17 @@ def test_stores_written_in_process_gather_points_longer_than_servers(tmp_path: P
     server = f"http://127.0.0.1:{free_port()}"
     assert linger_seconds(local) == LOCAL_STORE_LINGER_SECONDS == 5.0
     assert linger_seconds(server) == REMOTE_STORE_LINGER_SECONDS == 1.0
+
+
+def test_a_delivered_spool_is_emptied_and_numbering_goes_on(tmp_path):  # type: ignore[no-untyped-def]
+    spool = Spool(tmp_path / "spool")
+    points = [MetricPoint("k", float(s), s, s) for s in range(10)]
+    last = spool.append("run", points)
+    assert not spool.discard_delivered()  # nothing delivered yet: kept
+    spool.mark_delivered(last)
+    assert not spool.discard_delivered(above_bytes=10**9)  # small: kept
+    assert spool.discard_delivered()
+    assert spool.points_path.stat().st_size == 0
+    again = Spool(tmp_path / "spool")  # another process later
+    assert again.append("run", points[:2]) == last + 2
+    assert [p.seq for p in again.pending()] == [last + 1, last + 2]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,7 +22,6 @@ from pat_skrl_mlflow._store_process import PROCESS_VARIABLE, ProcessSink
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 
 def _points(count: int, key: str = "loss", start: int = 0) -> list[MetricPoint]:
@@ -230,3 +230,48 @@ def test_processes_opening_one_new_sqlite_file_at_once_all_start(
     assert [child.returncode for child in children] == [0, 0, 0], outputs
     assert not (tmp_path / "new" / "mlflow.db.lock").exists()
     MlflowClient(uri).create_run("0")  # the store is whole
+
+
+def test_kill_9_while_sqlite_waits_for_a_lock_loses_nothing(
+    tmp_path: Path, store: str, child_env: dict[str, str]
+) -> None:
+    """Issue 15 item 6: MLflow's 20 s busy wait held points in memory only; kill -9 lost them."""
+    import sqlite3
+
+    from pat_skrl_mlflow._spool import Spool
+    from pat_skrl_mlflow._sync import sync_spool
+
+    client = MlflowClient(store)
+    run_id = client.create_run("0").info.run_id
+    spool_dir, work = tmp_path / "spool", tmp_path / "work"
+    work.mkdir()
+    script = Path(__file__).parent / "scripts" / "busy_child.py"
+    child = subprocess.Popen(
+        [sys.executable, str(script), store, run_id, str(spool_dir), str(work)], env=child_env
+    )
+    try:
+        _wait_for(work / "ready", child)
+        database = sqlite3.connect(store.removeprefix("sqlite:///"), isolation_level=None)
+        database.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        (work / "locked").write_text("")
+        _wait_for(work / "sending", child)
+        time.sleep(1.5)  # the request now waits in sqlite's busy timeout
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        database.execute("ROLLBACK")
+        database.close()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert Spool(spool_dir).pending_count() == 300  # on disk before the request was sent
+    result = sync_spool(spool_dir)
+    assert (result.delivered, result.waiting) == (300, 0)
+    assert _stored(client, run_id) == [(s, float(s)) for s in range(800)]
+
+
+def _wait_for(path: Path, child: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    began = time.monotonic()
+    while not path.exists():
+        assert child.poll() is None, f"the child exited ({child.returncode})"
+        assert time.monotonic() - began < timeout, f"no {path.name} after {timeout} s"
+        time.sleep(0.05)

@@ -143,6 +143,7 @@ class OfflineClient:
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
         target = self.spool.directory / "artifacts" / (artifact_path or "")
         shutil.copytree(local_dir, target, dirs_exist_ok=True)
+        self._pending()
 
     def set_terminated(self, run_id: str, status: str | None = None, **_: Any) -> None:
         self.spool.update_run_info(status=status or "FINISHED")
@@ -156,7 +157,13 @@ class OfflineClient:
         if not path.is_relative_to(root):
             raise ValueError(f"artifact path escapes the run: {artifact_file!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._pending()
         return path
+
+    def _pending(self) -> None:
+        # A `pat sync` while the training still ran created the run and replayed what was
+        # there then: later artifacts (the name table, checkpoints) are uploaded by the next.
+        self.spool.update_run_info(artifacts_pending=True)
 
 
 def masked(uri: str) -> str:

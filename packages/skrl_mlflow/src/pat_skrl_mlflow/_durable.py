@@ -48,6 +48,7 @@ OFFLINE_PREFIX = "offline-"
 """Run ids of runs that do not exist in the store yet (created by ``pat sync``)."""
 SPOOL_VARIABLE = "PAT_SPOOL_DIR"
 _BATCH = 1000
+_COMPACT_BYTES = 16 * 1024 * 1024  # a written-ahead spool is emptied once all of it is stored
 # Without these, MLflow's HTTP client retries a dead server for minutes inside one
 # request; pat retries itself (with backoff, from the spool), so fail fast instead.
 _HTTP_DEFAULTS = {
@@ -148,6 +149,10 @@ class SpoolingSink:
         inner: The store's sink (an :class:`~pat_skrl_mlflow.MlflowSink`).
         spool: Where points wait.
         offline: Only spool (the run does not exist in the store yet).
+        write_ahead: Put every request's points in the spool before sending them, and
+            mark them delivered once the store took them: for stores whose requests may
+            block for long (sqlite waits up to 20 s for another process's lock), so a
+            process killed meanwhile (``kill -9``) loses nothing that reached the sink.
         backoff: First retry delay of the drainer in seconds; doubles up to ``max_backoff``.
         max_backoff: The longest delay between retries.
 
@@ -162,6 +167,7 @@ class SpoolingSink:
         spool: Spool,
         *,
         offline: bool = False,
+        write_ahead: bool = False,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
@@ -171,6 +177,7 @@ class SpoolingSink:
         self.max_batch = inner.max_batch
         self.spool = spool
         self.offline = offline
+        self.write_ahead = write_ahead and not offline
         self.backoff = backoff
         self.max_backoff = max_backoff
         self._state = threading.RLock()  # re-entrant: see keep()
@@ -181,6 +188,7 @@ class SpoolingSink:
         self._stats = SpoolStats(path=spool.directory)
         self._reachable = not offline
         self._warned = False
+        self._described = False
         if offline:
             spool.update_run_info(run_id=None, offline_id=inner.run_id)
         elif self._backlog:
@@ -198,25 +206,59 @@ class SpoolingSink:
             if self._backlog:
                 self._append(points)
                 return
+            ahead = self._append_ahead(points) if self.write_ahead else None
         try:
             self.inner.write(points)
             self._reachable = True
         except SinkUnavailable as exc:
             self._reachable = False
             with self._state:
-                self._append(points)
+                if ahead is None:
+                    self._append(points)
+                else:
+                    self._stats.spooled += len(points)
                 self._backlog = True
                 self._stats.outages.append((time.time(), None))
             self._warn(str(exc))
             self._start_drainer()
+            return
+        except SinkRejected:
+            if ahead is not None:  # the sender splits the request and writes the halves anew
+                self._delivered_ahead(ahead)
+            raise
+        if ahead is not None:
+            self._delivered_ahead(ahead)
 
-    def _append(self, points: Sequence[MetricPoint]) -> None:
-        """Spool ``points`` (lock held)."""
-        if not self.spool.run_info():
+    def _append_ahead(self, points: Sequence[MetricPoint]) -> int | None:
+        """Spool a request's points before it is sent (lock held); their last seq."""
+        try:
+            self._describe_spool()
+            return self.spool.append(self.inner.run_id, points)
+        except OSError as exc:  # the store may still take them: send without the safety net
+            _log.debug("pat: could not write ahead to the spool: %r", exc)
+            return None
+
+    def _delivered_ahead(self, seq: int) -> None:
+        with self._state:
+            if self._backlog:  # the drainer owns the marker now (it resends what is left)
+                return
+            try:
+                self.spool.mark_delivered(seq)
+                self.spool.discard_delivered(above_bytes=_COMPACT_BYTES)
+            except OSError as exc:
+                _log.debug("pat: could not mark spooled points delivered: %r", exc)
+
+    def _describe_spool(self) -> None:
+        if not self._described and not self.spool.run_info():
             self.spool.update_run_info(
                 tracking_uri=_masked(self.inner), run_id=None if self.offline else self.inner.run_id
             )
+        self._described = True
+
+    def _append(self, points: Sequence[MetricPoint]) -> None:
+        """Spool ``points`` (lock held)."""
         try:
+            self._describe_spool()
             self.spool.append(self.inner.run_id, points)
         except OSError as exc:
             raise SinkUnavailable(f"store unreachable and spool not writable: {exc}") from exc
@@ -423,4 +465,9 @@ def durable_sink(client: Any, run_id: str, agent: Any = None, tracking_uri: str 
         inner = ProcessSink(client, run_id, uri)
     else:
         inner = MlflowSink(client, run_id)
-    return SpoolingSink(inner, Spool(spool_directory(agent, run_id)), offline=offline)
+    return SpoolingSink(
+        inner,
+        Spool(spool_directory(agent, run_id)),
+        offline=offline,
+        write_ahead=store_writes_in_process(uri),
+    )

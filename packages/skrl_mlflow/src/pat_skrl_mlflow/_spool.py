@@ -212,6 +212,27 @@ class Spool:
         if seq > self.delivered_seq():
             _atomic_write(self.directory / DELIVERED, json.dumps({"seq": seq}))
 
+    def discard_delivered(self, *, above_bytes: int = 0) -> bool:
+        """Empty the points file if every point in it is delivered; returns whether it was.
+
+        Only a file larger than ``above_bytes`` is emptied (a small one is left as it is).
+
+        Sequence numbers go on from the ``delivered`` marker, so nothing is numbered twice.
+        """
+        with self._lock:
+            try:
+                size = self.points_path.stat().st_size
+            except OSError:
+                return False
+            if size <= above_bytes or self.pending(limit=1):
+                return False
+            self._next()  # remember the next seq before the file that holds it goes
+            with self.points_path.open("r+b") as handle:
+                handle.truncate(0)
+                os.fsync(handle.fileno())
+            self._skip = (0, 0)
+            return True
+
     # --- run description ---------------------------------------------------------------
     def run_info(self) -> dict[str, Any]:
         """The contents of ``run.json`` ({} when absent)."""

@@ -124,6 +124,7 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
             result.created_run = True
             info = spool.update_run_info(run_id=result.run_id)
             _replay(client, result.run_id, spool.directory, info)
+            info = spool.update_run_info(artifacts_pending=False)
         run_id = result.run_id
 
         def write(spooled_run: str, points: Sequence[MetricPoint]) -> None:
