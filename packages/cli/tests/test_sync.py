@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -262,3 +263,53 @@ def test_an_offline_run_synced_while_it_trains_gets_its_last_artifacts_and_statu
         "checkpoints/agent_8.pt"
     ]
     assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_a_run_left_running_by_kill_9_is_reported_and_marked_dead(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    """Issue 15 item 9: `kill -9` left a RUNNING run forever and nothing mentioned it."""
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    from mlflow import MlflowClient
+
+    database = tmp_path / "mlflow.db"
+    training = subprocess.Popen(
+        pat_command("train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "1000000",
+                    "--log-interval", "step"),
+        cwd=tmp_path, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        began = time.monotonic()
+        while True:  # until the run has stored some points
+            assert training.poll() is None, "pat train ended early"
+            assert time.monotonic() - began < 300
+            if database.exists():
+                with contextlib.suppress(sqlite3.Error), sqlite3.connect(database) as db:
+                    if db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] > 50:
+                        break
+            time.sleep(0.5)
+        training.send_signal(signal.SIGKILL)
+        training.wait(timeout=30)
+    finally:
+        if training.poll() is None:
+            training.kill()
+    uri = f"sqlite:///{database}"
+    (run,) = MlflowClient(uri).search_runs(["0"])
+    assert run.info.status == "RUNNING"
+    inspected = invoke("inspect", "metrics", "--tracking-uri", uri)
+    assert inspected.exit_code == 0, inspected.output
+    gone = f"process {run.data.tags['pat.pid']}"
+    assert f"run {run.info.run_id} was left RUNNING: {gone}" in " ".join(inspected.output.split())
+    reported = invoke("sync", "runs", "--json")
+    assert reported.exit_code == 0, reported.output
+    (row,) = json.loads(reported.output)
+    assert gone in row["left_running"]
+    assert row["ended"] is None
+    marked = invoke("sync", "runs", "--mark-dead")
+    assert marked.exit_code == 0, marked.output
+    assert "ended as KILLED" in marked.output
+    assert MlflowClient(uri).get_run(run.info.run_id).info.status == "KILLED"

@@ -300,3 +300,28 @@ def test_pats_log_records_are_masked(caplog, monkeypatch):  # type: ignore[no-un
     (record,) = caplog.records
     assert "PLANTED" not in record.getMessage()
     assert "http://u:***@h" in record.getMessage()
+
+
+def test_left_running_tells_a_dead_process_of_this_host_only():  # type: ignore[no-untyped-def]
+    """Item 9: a run whose training process is gone is told from one still training."""
+    import socket
+    import subprocess
+    import sys
+
+    from pat_skrl_mlflow import left_running
+    from pat_skrl_mlflow._liveness import process_tags
+
+    mine = process_tags()
+    assert left_running("RUNNING", mine) is None  # this very process
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = {**mine, "pat.pid": done.stdout.strip()}
+    assert (
+        left_running("RUNNING", dead)
+        == f"process {dead['pat.pid']} on {socket.gethostname()} is gone"
+    )
+    assert left_running("FINISHED", dead) is None
+    assert left_running("RUNNING", {**dead, "pat.host": "another-node"}) is None
+    rebooted = {**mine, "pat.boot_id": "0" * 36}
+    assert "rebooted" in (left_running("RUNNING", rebooted) or "")
+    assert left_running("RUNNING", {}) is None  # not a run pat wrote

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -38,6 +38,8 @@ class RunInfo:
     tracking_uri: str
     latest: dict[str, float]
     """The latest value of each metric key (MLflow's: the one at the highest step)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """The run's tags (the ``sqlite`` reader reads pat's process tags only)."""
 
     @property
     def metric_keys(self) -> tuple[str, ...]:
@@ -215,6 +217,7 @@ def _run_info(client: MlflowClient, run: Run, tracking_uri: str) -> RunInfo:
         experiment_name=experiment.name,
         tracking_uri=mask_uri(tracking_uri),
         latest=dict(run.data.metrics),
+        tags=dict(run.data.tags),
     )
 
 

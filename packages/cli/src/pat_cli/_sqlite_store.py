@@ -43,6 +43,7 @@ EXPERIMENTS_LISTED = 1000
 MAX_KEY_PARAMETERS = 500
 RUN_NAME_TAG = "mlflow.runName"
 POINT_DTYPE = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
+PROCESS_TAGS = ("pat.host", "pat.pid", "pat.boot_id")  # pat_skrl_mlflow.left_running reads them
 
 
 class SqliteStore:
@@ -184,6 +185,12 @@ class SqliteStore:
                 "SELECT key, value, is_nan FROM latest_metrics WHERE run_uuid = ?", (uuid,)
             )
         }
+        tags = dict(
+            db.execute(
+                "SELECT key, value FROM tags WHERE run_uuid = ? AND key IN (?, ?, ?)",
+                (uuid, *PROCESS_TAGS),
+            ).fetchall()
+        )
         return RunInfo(
             run_id=uuid,
             run_name=name or "",
@@ -192,6 +199,7 @@ class SqliteStore:
             experiment_name=experiment_name,
             tracking_uri=self.tracking_uri,
             latest=latest,
+            tags=tags,
         )
 
 

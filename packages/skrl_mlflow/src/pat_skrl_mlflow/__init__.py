@@ -15,6 +15,7 @@ from importlib.metadata import version as _version
 from pat_skrl_mlflow._api import instrument
 from pat_skrl_mlflow._compat import create_mlflow_logging_wrapper
 from pat_skrl_mlflow._instrument import Instrumentation
+from pat_skrl_mlflow._liveness import left_running
 from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases
 from pat_skrl_mlflow._pipeline import SkippedMetricWarning
 from pat_skrl_mlflow._report import Summary, TagStats
@@ -58,6 +59,7 @@ __all__ = [
     "flatten_params",
     "instrument",
     "last_logged_step",
+    "left_running",
     "log_agent_config",
     "log_checkpoints",
     "mask_secrets",

@@ -18,6 +18,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
 from pat_core import to_mlflow_key
+from pat_skrl_mlflow._liveness import process_tags
 from pat_skrl_mlflow._store_creation import open_store, sqlite_file
 
 if TYPE_CHECKING:
@@ -242,7 +243,11 @@ def _current_uri() -> str:
 
 
 def default_tags(agent: Any = None, *, task: str | None = None) -> dict[str, str]:
-    """Tags describing the training: algorithm, task, package versions, git commit."""
+    """Tags describing the training: algorithm, task, versions, git commit, process.
+
+    The process tags (``pat.host``, ``pat.pid``, ``pat.boot_id``) tell a run left RUNNING by
+    a killed process (:func:`~pat_skrl_mlflow.left_running`).
+    """
     tags: dict[str, str] = {}
     if agent is not None:
         tags["pat.algorithm"] = type(agent).__name__
@@ -256,6 +261,7 @@ def default_tags(agent: Any = None, *, task: str | None = None) -> dict[str, str
     commit = _git_commit()
     if commit:
         tags["pat.git_commit"] = commit
+    tags.update(process_tags())  # tells a run left RUNNING by a killed process
     return tags
 
 

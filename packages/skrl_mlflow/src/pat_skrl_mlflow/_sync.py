@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pat_skrl_mlflow._durable import _BATCH, _HTTP_DEFAULTS, OFFLINE_PREFIX, drain
+from pat_skrl_mlflow._liveness import left_running
 from pat_skrl_mlflow._secrets import MASK, mask_secrets, mask_uri, protect
 from pat_skrl_mlflow._sink import MlflowSink, SinkUnavailable
 from pat_skrl_mlflow._spool import POINTS, RUN, SPOOL_DIRNAME, Spool
@@ -46,7 +47,9 @@ class SyncResult:
         waiting: Points still waiting afterwards.
         rejections: Key -> the store's reason.
         ended: The status this sync gave the run (its training ended while the store
-            was unreachable), else None.
+            was unreachable, or ``mark_dead`` ended a run left RUNNING), else None.
+        left_running: Why the run is RUNNING with nobody training it (its process was
+            killed), when ``mark_dead`` was not asked for; else None.
     """
 
     spool: Path
@@ -57,6 +60,7 @@ class SyncResult:
     waiting: int = 0
     rejections: dict[str, str] = field(default_factory=dict)
     ended: str | None = None
+    left_running: str | None = None
 
 
 def _is_spool(directory: Path) -> bool:
@@ -75,13 +79,17 @@ def find_spools(path: str | os.PathLike[str]) -> list[Path]:
     return sorted(found)
 
 
-def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = None) -> SyncResult:
+def sync_spool(
+    directory: str | os.PathLike[str], tracking_uri: str | None = None, *, mark_dead: bool = False
+) -> SyncResult:
     """Deliver the waiting points of one spool.
 
     Args:
         directory: The spool directory.
         tracking_uri: The store; default: the one the spool was written for (see
             :func:`target_uri`).
+        mark_dead: End the run as KILLED when it is RUNNING and the process that trained
+            it is gone (``kill -9``); else only report it in ``left_running``.
 
     Returns:
         What was delivered.
@@ -114,7 +122,7 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
             _check_runs_exist(client, uri, spool, result.run_id)
         if not pending:
             _upload_pending(client, spool)
-            result.ended = _finish_run(client, spool)
+            result.ended = _finish_run(client, spool) or _end_dead(client, result, mark_dead)
             return result
         if not result.run_id and info.get("resume_run"):
             result.run_id = str(info["resume_run"])
@@ -138,7 +146,7 @@ def sync_spool(directory: str | os.PathLike[str], tracking_uri: str | None = Non
         result.waiting = spool.pending_count()
         if not result.waiting:
             _upload_pending(client, spool)
-            result.ended = _finish_run(client, spool)
+            result.ended = _finish_run(client, spool) or _end_dead(client, result, mark_dead)
     return result
 
 
@@ -252,6 +260,24 @@ def _finish_run(client: Any, spool: Spool) -> str | None:
         return None
     spool.update_run_info(end_pending=False)
     return str(status)
+
+
+def _end_dead(client: Any, result: SyncResult, mark_dead: bool) -> str | None:
+    """End (``mark_dead``) or report a run whose training process was killed."""
+    if not result.run_id or result.run_id.startswith(OFFLINE_PREFIX):
+        return None
+    try:
+        run = client.get_run(result.run_id)
+    except Exception:
+        return None
+    reason = left_running(run.info.status, run.data.tags)
+    if reason is None:
+        return None
+    if not mark_dead:
+        result.left_running = reason
+        return None
+    client.set_terminated(result.run_id, status="KILLED")
+    return "KILLED"
 
 
 def _first_line(exc: BaseException) -> str:

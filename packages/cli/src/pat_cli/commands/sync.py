@@ -30,6 +30,15 @@ def sync(
         ),
     ] = Path(),
     tracking_uri: SyncTrackingUri = None,
+    mark_dead: Annotated[
+        bool,
+        typer.Option(
+            "--mark-dead",
+            help="End as KILLED a spool's run that is still RUNNING although the process "
+            "that trained it is gone (killed with kill -9, out of memory); without it such a "
+            "run is only reported.",
+        ),
+    ] = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Deliver the metric points a training spooled while MLflow was unreachable.
@@ -57,7 +66,7 @@ def sync(
     results = []
     for directory in spools:
         try:
-            results.append(sync_spool(directory, tracking_uri))
+            results.append(sync_spool(directory, tracking_uri, mark_dead=mark_dead))
         except SinkUnavailable as error:
             fail(
                 f"cannot reach the MLflow store ({error}); the points stay in {directory}.",
@@ -76,6 +85,7 @@ def sync(
                 "rejected": r.rejected,
                 "waiting": r.waiting,
                 "ended": r.ended,
+                "left_running": r.left_running,
             }
             for r in results
         ]
@@ -92,5 +102,12 @@ def sync(
             highlight=False,
             soft_wrap=True,
         )
+        if r.left_running:
+            console.print(
+                f"run {r.run_id} was left RUNNING: {r.left_running}; "
+                "`pat sync --mark-dead` ends it as KILLED.",
+                highlight=False,
+                soft_wrap=True,
+            )
     if tracking_uri:
         console.print(f"store: {mask_uri(tracking_uri)}", highlight=False)

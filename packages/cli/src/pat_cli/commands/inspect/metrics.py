@@ -95,8 +95,22 @@ def metrics(
         f" · store {run.tracking_uri}"
     )
     console.print(metrics_table(run, summaries, caption, width=console.width))
+    reason = _left_running(run)
+    if reason:
+        console.print(
+            f"Note: run {run.run_id} was left RUNNING: {reason}. `pat sync --mark-dead` in "
+            "the directory it trained in ends it as KILLED.",
+            highlight=False,
+            soft_wrap=True,
+        )
     if plot is not None:
         console.print(f"Plot written to {plot}")
+
+
+def _left_running(run: "RunInfo") -> str | None:
+    from pat_skrl_mlflow import left_running
+
+    return left_running(run.status, run.tags)
 
 
 def _payload(run: "RunInfo", summaries: "list[Summary]", plot: Path | None) -> dict[str, object]:
@@ -107,6 +121,7 @@ def _payload(run: "RunInfo", summaries: "list[Summary]", plot: Path | None) -> d
         "experiment": run.experiment_name,
         "experiment_id": run.experiment_id,
         "tracking_uri": run.tracking_uri,
+        "left_running": _left_running(run),
         "metrics": [
             {
                 "key": s.key,
