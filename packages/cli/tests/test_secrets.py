@@ -113,3 +113,28 @@ def test_no_command_output_param_tag_artifact_or_file_holds_a_secret(
     leaks = {name: _leaks(text) for name, text in {**outputs, **stored}.items()}
     assert {name: found for name, found in leaks.items() if found} == {}
     shutil.rmtree(tmp_path / "dl", ignore_errors=True)
+
+
+def test_sync_json_output_is_only_json(proxied_server: tuple[str, object], tmp_path: Path) -> None:
+    """Issue 15 item 13: MLflow's "View run ..." lines came before the JSON on stdout."""
+    import json
+
+    from mlflow import MlflowClient
+
+    from pat_skrl_mlflow import MetricPoint
+    from pat_skrl_mlflow._spool import Spool
+
+    server_url, _ = proxied_server
+    run_id = MlflowClient(server_url).create_run("0").info.run_id
+    spool = Spool(tmp_path / "runs" / "pat_spool")
+    spool.update_run_info(tracking_uri=server_url, run_id=run_id)
+    spool.append(run_id, [MetricPoint("loss", 1.0, s, 1_700_000_000_000 + s) for s in range(5)])
+    spool.update_run_info(status="FINISHED", end_pending=True)  # sync ends the run
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pat_cli", "sync", "runs", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (row,) = json.loads(done.stdout)
+    assert (row["delivered"], row["ended"]) == (5, "FINISHED")

@@ -313,3 +313,23 @@ def test_a_run_left_running_by_kill_9_is_reported_and_marked_dead(
     assert marked.exit_code == 0, marked.output
     assert "ended as KILLED" in marked.output
     assert MlflowClient(uri).get_run(run.info.run_id).info.status == "KILLED"
+
+
+def test_the_train_summary_does_not_call_waiting_points_unlogged() -> None:
+    """Issue 15 item 13: "episode_reward_mean not logged" / "in 0 keys" with points waiting."""
+    from rich.console import Console
+
+    from pat_cli._train_summary import TrainOutcome, summary_table
+
+    outcome = TrainOutcome(
+        status="FINISHED", task="CartPole-v1", algorithm="PPO", device="cpu", num_envs=4,
+        run_id="r", experiment="Default", tracking_uri="http://h", timesteps_done=10,
+        timesteps_total=10, wall_seconds=1.0, points_logged=100, points_waiting=40,
+        spool="runs/pat_spool",
+    )  # fmt: skip
+    console = Console(width=200, record=True, color_system=None)
+    console.print(summary_table(outcome))
+    text = console.export_text()
+    assert "not logged" not in text
+    assert "in 0 keys" not in text
+    assert "40 points in runs/pat_spool" in text

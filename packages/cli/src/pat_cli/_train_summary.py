@@ -68,7 +68,9 @@ def summary_table(outcome: TrainOutcome) -> Table:
     table.add_row("agent", f"{outcome.algorithm} on {outcome.device}, {outcome.num_envs} envs")
     table.add_row("timesteps", f"{outcome.timesteps_done:,} of {outcome.timesteps_total:,}")
     table.add_row("wall time", _format.duration(outcome.wall_seconds))
-    if outcome.reward_last is None:
+    if outcome.reward_last is None and outcome.points_waiting:  # not read back: not stored yet
+        reward = "not read back: its points may be among those waiting in the spool"
+    elif outcome.reward_last is None:
         reward = "not logged (no episode ended in a logged window, or filtered out)"
     else:
         reward = _format.number(outcome.reward_last)
@@ -77,7 +79,9 @@ def summary_table(outcome: TrainOutcome) -> Table:
     table.add_row(REWARD_KEY, reward)
     for key, value in sorted(outcome.env_metrics.items()):
         table.add_row(key, _format.number(value))
-    logged = f"{outcome.points_logged:,} points in {outcome.keys_logged} keys"
+    logged = f"{outcome.points_logged:,} points"
+    if not outcome.points_waiting:  # with points waiting the run is not read back
+        logged += f" in {outcome.keys_logged} keys"
     problems = [
         f"{outcome.points_rejected:,} rejected" if outcome.points_rejected else "",
         f"{outcome.points_dropped:,} dropped (queue full)" if outcome.points_dropped else "",

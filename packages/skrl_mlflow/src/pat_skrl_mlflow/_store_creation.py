@@ -39,9 +39,16 @@ def open_store(uri: str) -> MlflowClient:
     """An ``MlflowClient`` of ``uri`` whose store has been opened (its schema checked).
 
     A sqlite store that does not exist yet, or that another process is creating right
-    now, is opened under the creation lock.
+    now, is opened under the creation lock. MLflow's own traceback for each failed database
+    session (``ERROR ... SQLAlchemy database error``, many per second while another process
+    holds a sqlite lock) is turned off: the error still reaches pat, which reports it in
+    one line.
     """
+    import logging
+
     from mlflow import MlflowClient
+
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
     with _creation_lock(sqlite_file(uri)):
         client = MlflowClient(uri)  # may create the schema already

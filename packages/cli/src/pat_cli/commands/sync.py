@@ -1,7 +1,9 @@
 """``pat sync``: deliver metric points that waited in a spool while the store was down."""
 
+import contextlib
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -50,9 +52,8 @@ def sync(
     import json
 
     from pat_cli._console import console
-    from pat_skrl_mlflow._secrets import mask_uri
-    from pat_skrl_mlflow._sink import SinkUnavailable
-    from pat_skrl_mlflow._sync import RunNotInStore, SpoolBusy, find_spools, sync_spool
+    from pat_skrl_mlflow import mask_uri
+    from pat_skrl_mlflow._sync import find_spools
 
     if not spool.exists():
         fail(f"invalid value for SPOOL: {str(spool)!r}; expected an existing directory.")
@@ -63,18 +64,10 @@ def sync(
             hint="spools are pat_spool/ directories beside a run's outputs.",
             code=DOMAIN_ERROR,
         )
-    results = []
-    for directory in spools:
-        try:
-            results.append(sync_spool(directory, tracking_uri, mark_dead=mark_dead))
-        except SinkUnavailable as error:
-            fail(
-                f"cannot reach the MLflow store ({error}); the points stay in {directory}.",
-                hint="start the tracking server (or fix --tracking-uri) and run `pat sync` again.",
-                code=DOMAIN_ERROR,
-            )
-        except (RunNotInStore, SpoolBusy, ValueError) as error:
-            fail(str(error), code=DOMAIN_ERROR)
+    # with --json nothing but the JSON goes to stdout (MLflow prints "View run ..." there)
+    quiet = contextlib.redirect_stdout(sys.stderr) if json_output else contextlib.nullcontext()
+    with quiet:
+        results = _sync_all(spools, tracking_uri, mark_dead)
     if json_output:
         rows = [
             {
@@ -111,3 +104,22 @@ def sync(
             )
     if tracking_uri:
         console.print(f"store: {mask_uri(tracking_uri)}", highlight=False)
+
+
+def _sync_all(spools: list[Path], tracking_uri: str | None, mark_dead: bool) -> list[Any]:
+    from pat_skrl_mlflow._sink import SinkUnavailable
+    from pat_skrl_mlflow._sync import RunNotInStore, SpoolBusy, sync_spool
+
+    results = []
+    for directory in spools:
+        try:
+            results.append(sync_spool(directory, tracking_uri, mark_dead=mark_dead))
+        except SinkUnavailable as error:
+            fail(
+                f"cannot reach the MLflow store ({error}); the points stay in {directory}.",
+                hint="start the tracking server (or fix --tracking-uri) and run `pat sync` again.",
+                code=DOMAIN_ERROR,
+            )
+        except (RunNotInStore, SpoolBusy, ValueError) as error:
+            fail(str(error), code=DOMAIN_ERROR)
+    return results
