@@ -44,6 +44,7 @@ MLFLOW_ENV = (
     "MLFLOW_EXPERIMENT_NAME",
     "MLFLOW_EXPERIMENT_ID",
     "MLFLOW_RUN_ID",
+    "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING",  # the drop-in's collect_gpu_metrics sets it
 )
 
 

@@ -14,7 +14,10 @@ from pat_skrl_mlflow._run import RunTarget, resolve_run
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["existing", "instrument"]
+__all__ = ["LAZY", "existing", "instrument"]
+
+LAZY = "lazy"
+"""``instrument(run="lazy")``: the run is resolved when the first window is logged."""
 
 
 def instrument(
@@ -65,7 +68,10 @@ def instrument(
         extra_reducers: Pattern -> extra statistics per window, e.g.
             ``{"Episode_Metrics/*": ["std", "p90"]}``, logged as ``<key>/<stat>``.
         run: ``"auto"`` (MLflow's active run, else a new or ``MLFLOW_RUN_ID`` run
-            that pat ends), ``"new"``, a run id or an MLflow ``Run``/``ActiveRun``; or
+            that pat ends), ``"lazy"`` (the same, decided when the first window is
+            logged: a script may open its own run after instrumenting; windows logged
+            before a run can be started wait in memory), ``"new"``, a run id or an
+            MLflow ``Run``/``ActiveRun``; or
             None for capture only: no run, nothing sent, MLflow not even imported; the
             handle's ``tag_stats`` counts every tag's values (and ``summary()`` the
             windows, filtered and skipped tags) as if it were logging.
@@ -116,21 +122,23 @@ def instrument(
     compile_extras(extra_reducers or {})
     make_mapper((), dict(aliases or {}))
     keys = (environment_info,) if isinstance(environment_info, str) else tuple(environment_info)
+
+    def resolve() -> RunTarget:
+        return resolve_run(
+            "auto" if run == LAZY else run,
+            experiment_name=experiment_name,
+            run_name=run_name,
+            tracking_uri=tracking_uri,
+            log_system_metrics=log_system_metrics,
+        )
+
+    lazy = isinstance(run, str) and run == LAZY
     return _build(
         agent,
         interval=interval,
         metric_filter=metric_filter,
-        target_factory=lambda: (
-            None
-            if run is None
-            else resolve_run(
-                run,
-                experiment_name=experiment_name,
-                run_name=run_name,
-                tracking_uri=tracking_uri,
-                log_system_metrics=log_system_metrics,
-            )
-        ),
+        target_factory=lambda: None if run is None or lazy else resolve(),
+        bind=resolve if lazy else None,
         extra_reducers=extra_reducers,
         aliases=aliases,
         flatten_depth=flatten_depth,
@@ -174,9 +182,22 @@ def _build(
             )
     log_config = options.pop("log_config")
     task = options.pop("task")
+    bind = options.pop("bind", None) if ranks.is_writer else None
+    options.pop("bind", None)
     target = target_factory() if ranks.is_writer else None
-    handle = Instrumentation(
-        agent, interval=parsed, metric_filter=metric_filter, target=target, ranks=ranks, **options
-    )
-    handle._start(log_config, task)
+    try:
+        handle = Instrumentation(
+            agent,
+            interval=parsed,
+            metric_filter=metric_filter,
+            target=target,
+            ranks=ranks,
+            bind=bind,
+            **options,
+        )
+        handle._start(log_config, task)
+    except BaseException:
+        if target is not None and target.owned:  # leave no run pat started RUNNING or active
+            target.end("FAILED")
+        raise
     return handle

@@ -31,7 +31,7 @@ from pat_skrl_mlflow._sink import MetricPoint
 from pat_skrl_mlflow._window import primary_stat
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from types import TracebackType
 
     from pat_core import LogInterval, MetricFilter, UnmatchedPattern
@@ -69,8 +69,13 @@ class Instrumentation:
         episode_stats: bool,
         step_offset: int = 0,
         capture_only: bool = False,
+        bind: Callable[[], RunTarget] | None = None,
     ) -> None:
         self.agent = agent
+        self._bind = bind  # a run bound lazily: resolved when the first window is logged
+        self._unbound: list[MetricPoint] = []  # windows logged before the run could be bound
+        self._sender_options = dict(sender_options)
+        self.on_close: list[Callable[[], None]] = []  # undo what a caller set up with it
         self.capture_only = capture_only
         self.episode_stats = episode_stats
         self._tensorboard: bool | None = None  # skrl's writer on? known at the first step
@@ -98,14 +103,7 @@ class Instrumentation:
         )
         self._add = self.pipeline.window.add
         self.gate = EnvInfoGate(environment_info)
-        self.sender = (
-            BackgroundSender(
-                durable_sink(target.client, target.run_id, agent, target.tracking_uri),
-                **{"linger_seconds": linger_seconds(target.tracking_uri), **sender_options},
-            )
-            if target is not None
-            else None
-        )
+        self.sender = self._make_sender(target) if target is not None else None
         capturing = ranks.is_writer or self.aggregate_ranks
         self.hooks = AgentHooks(
             agent,
@@ -173,7 +171,7 @@ class Instrumentation:
             + (spool.rejected_from_spool if spool else 0),
             points_filtered=self.pipeline.points_filtered,
             points_dropped=stats.dropped if stats else 0,
-            points_failed=stats.failed if stats else 0,
+            points_failed=(stats.failed if stats else 0) + len(self._unbound),
             points_pending=stats.pending if stats else 0,
             windows=self.windows,
             tag_table=self.tag_table,
@@ -229,14 +227,49 @@ class Instrumentation:
             self._finish("FAILED", end_foreign_run=False)
 
     # --- setup -------------------------------------------------------------------------
+    def _make_sender(self, target: RunTarget) -> BackgroundSender:
+        return BackgroundSender(
+            durable_sink(target.client, target.run_id, self.agent, target.tracking_uri),
+            **{"linger_seconds": linger_seconds(target.tracking_uri), **self._sender_options},
+        )
+
     def _start(self, log_config: bool, task: str | None) -> None:
+        self._log_config, self._task = log_config, task
         self.hooks.install()
         self.agent.__dict__[ATTRIBUTE] = self
+        if self.target is not None or self._bind is not None:
+            report_unknown_patterns(self.filter, skrl_aliases(_agent.agent_uids(self.agent)))
         if self.target is not None:
             self._describe_run(log_config, task)
-            report_unknown_patterns(self.filter, skrl_aliases(_agent.agent_uids(self.agent)))
-        if self.target is not None or self.aggregate_ranks:
+        if self.target is not None or self._bind is not None or self.aggregate_ranks:
             _lifecycle.register(self)
+
+    def _bind_run(self) -> bool:
+        """Resolve a lazily bound run (lock held); False while it cannot be resolved.
+
+        The caller's active run if there is one by now, else ``MLFLOW_RUN_ID``, else a
+        run pat starts (and ends); its tags and params are written now.
+        """
+        if self.target is not None:
+            return True
+        if self._bind is None:
+            return False
+        try:
+            target = self._bind()
+        except Exception as exc:  # the store is not there yet: the windows wait in memory
+            self._report_error("starting the MLflow run", exc)
+            return False
+        self._bind = None
+        self.target = target
+        self.sender = self._make_sender(target)
+        try:
+            self._describe_run(self._log_config, self._task)
+        except Exception as exc:
+            self._report_error("describing the run", exc)
+        if self._unbound:
+            self.sender.submit(self._unbound)
+            self._unbound = []
+        return True
 
     def _describe_run(self, log_config: bool, task: str | None) -> None:
         assert self.target is not None
@@ -325,10 +358,16 @@ class Instrumentation:
             values = aggregate_across_ranks(values, combine)
         self.windows += 1
         self.pacer.last_emitted = step
-        if self.sender is None or not values:
+        if not values:
             return
         now = int(time.time() * 1000)
-        self.sender.submit([MetricPoint(k, v, step, now) for k, v in values.items()])
+        points = [MetricPoint(k, v, step, now) for k, v in values.items()]
+        if self.sender is None and self._bind is not None and not self._bind_run():
+            room = self._sender_options.get("max_queue_points", 100_000) - len(self._unbound)
+            self._unbound.extend(points[: max(0, room)])
+            return
+        if self.sender is not None:
+            self.sender.submit(points)
 
     def _report_error(self, where: str, exc: Exception) -> None:
         if where not in self._errors:
@@ -346,9 +385,16 @@ class Instrumentation:
             try:
                 # not a collective: ranks may not close together (an exception, a signal)
                 self._emit_partial(collective=False)
+                if self._unbound:  # a last try: the store may be there now
+                    self._bind_run()
             except Exception as exc:
                 self._report_error("last window", exc)
             self.closed = True
+            if self._unbound:
+                _log.warning(
+                    "pat: %d metric points were not stored: no MLflow run could be started.",
+                    len(self._unbound),
+                )
         _lifecycle.unregister(self)
         target = self.target
         with _lifecycle.ctrl_c_exits(lambda: forced_exit(target, self.sender, status)):
@@ -367,6 +413,11 @@ class Instrumentation:
                     set_status=target.owned or (end_foreign_run and target.active),
                 )
         self.hooks.remove()
+        for undo in self.on_close:
+            try:
+                undo()
+            except Exception as exc:
+                self._report_error("closing", exc)
         if self._saved_write_interval is not None:
             self.agent.write_interval = self._saved_write_interval
         self.agent.__dict__.pop(ATTRIBUTE, None)
