@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 
 
+PROCESS_TAGS = ("pat.host", "pat.pid", "pat.boot_id")
+"""The tags ``pat_skrl_mlflow.left_running`` reads."""
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What a command needs to name a run in its output."""
@@ -39,7 +43,7 @@ class RunInfo:
     latest: dict[str, float]
     """The latest value of each metric key (MLflow's: the one at the highest step)."""
     tags: dict[str, str] = field(default_factory=dict)
-    """The run's tags (the ``sqlite`` reader reads pat's process tags only)."""
+    """pat's process tags (``PROCESS_TAGS``): what tells a run left RUNNING."""
 
     @property
     def metric_keys(self) -> tuple[str, ...]:
@@ -217,7 +221,7 @@ def _run_info(client: MlflowClient, run: Run, tracking_uri: str) -> RunInfo:
         experiment_name=experiment.name,
         tracking_uri=mask_uri(tracking_uri),
         latest=dict(run.data.metrics),
-        tags=dict(run.data.tags),
+        tags={k: v for k, v in run.data.tags.items() if k in PROCESS_TAGS},
     )
 
 

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from pat_cli._mlflow_store import RunInfo, experiment_choice, sqlite_path
+from pat_cli._mlflow_store import PROCESS_TAGS, RunInfo, experiment_choice, sqlite_path
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,7 +43,6 @@ EXPERIMENTS_LISTED = 1000
 MAX_KEY_PARAMETERS = 500
 RUN_NAME_TAG = "mlflow.runName"
 POINT_DTYPE = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
-PROCESS_TAGS = ("pat.host", "pat.pid", "pat.boot_id")  # pat_skrl_mlflow.left_running reads them
 
 
 class SqliteStore:
