@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pytest
@@ -208,3 +209,69 @@ def test_nan_steps_follow_the_numpy_policy(reduce: str) -> None:
     np.testing.assert_equal(log["Episode_Metrics/x"].item(), expected)
     # env 1 never saw NaN and is unaffected
     assert np.isfinite(manager.reset([1])["Episode_Metrics/x"].item())
+
+
+@st.composite
+def mid_step_reset_scenarios(draw: st.DrawFn) -> tuple[int, list[tuple[Any, ...]]]:
+    num_envs = draw(st.integers(1, 4))
+    floats = st.floats(-50, 50, width=32, allow_subnormal=False)
+    values = arrays(np.float32, (num_envs,), elements=floats)
+    steps = []
+    for _ in range(draw(st.integers(1, 10))):
+        before = [draw(values) for _ in range(draw(st.integers(0, 2)))]
+        mid_reset = draw(arrays(np.bool_, (num_envs,)))
+        after = [draw(values) for _ in range(draw(st.integers(0, 2)))]
+        steps.append((before, mid_reset, after, draw(values), draw(arrays(np.bool_, (num_envs,)))))
+    return num_envs, steps
+
+
+@settings(max_examples=80, deadline=None)
+@given(mid_step_reset_scenarios())
+def test_a_reset_between_substeps_and_compute_starts_the_envs_substeps_anew(scenario) -> None:
+    """Issue 17: a reset between compute_substep() and compute() leaked the old episode's
+    substeps into the new one, and substep counts were global, not per env."""
+    num_envs, steps = scenario
+    env = ScriptedEnv(num_envs, value=torch.zeros(num_envs))
+    manager = MetricsManager(all_options_cfg(per_substep=True), env)
+    recorded: list[list[float]] = [[] for _ in range(num_envs)]
+
+    def reset(ids: np.ndarray) -> None:
+        log = manager.reset(ids.tolist())
+        ended = [recorded[i] for i in ids if recorded[i]]
+        for i in ids:
+            recorded[i] = []
+        if ended:
+            assert_log_matches(log, expected_log(ended))
+        else:
+            assert log == {}
+
+    for before, mid_reset, after, at_compute, end_reset in steps:
+        for sample in before:
+            env.value = torch.from_numpy(sample.copy())
+            manager.compute_substep()
+        reset(np.flatnonzero(mid_reset))
+        for sample in after:
+            env.value = torch.from_numpy(sample.copy())
+            manager.compute_substep()
+        env.value = torch.from_numpy(at_compute.copy())
+        manager.compute()
+        for i in range(num_envs):
+            own = [s[i] for s in after] if mid_reset[i] else [s[i] for s in (*before, *after)]
+            recorded[i].append(
+                float(np.mean(own, dtype=np.float32)) if own else float(at_compute[i])
+            )
+        reset(np.flatnonzero(end_reset))
+
+
+def test_terms_set_to_none_are_turned_off() -> None:
+    """Issue 17: mjlab's derived configs turn a term off with cfg.metrics["x"] = None."""
+    from pat_env_metrics import NullMetricsManager, make_metrics_manager
+
+    env = ScriptedEnv(2, value=torch.ones(2))
+    cfg: dict[str, MetricsTermCfg | None] = {**all_options_cfg(), "mean_term": None}
+    manager = MetricsManager(cfg, env)
+    assert "mean_term" not in manager.active_terms
+    assert len(manager.active_terms) == len(REDUCE_OPTIONS) - 1
+    manager.compute()
+    assert not any(key.startswith("Episode_Metrics/mean_term") for key in manager.reset(None))
+    assert isinstance(make_metrics_manager({"x": None}, env), NullMetricsManager)

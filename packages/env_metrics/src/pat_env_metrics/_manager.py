@@ -60,7 +60,8 @@ class MetricsManager:
     synchronises once (to decide which keys to report).
 
     Args:
-        cfg: Term name to term configuration.
+        cfg: Term name to term configuration; a term set to ``None`` is turned off (as a
+            derived mjlab/Isaac Lab config does with ``cfg.metrics["x"] = None``).
         env: The object passed to every term as its first argument; it must have
             ``num_envs`` and ``device`` attributes.
         prefix: Key prefix of the logged values.
@@ -77,20 +78,23 @@ class MetricsManager:
 
     def __init__(
         self,
-        cfg: Mapping[str, MetricsTermCfg],
+        cfg: Mapping[str, MetricsTermCfg | None],
         env: Any,
         *,
         prefix: str = "Episode_Metrics",
         param_resolver: ParamResolver | None = None,
         probe: bool = True,
     ) -> None:
-        self.cfg: dict[str, MetricsTermCfg] = copy.deepcopy(dict(cfg))
+        self.cfg: dict[str, MetricsTermCfg] = {
+            name: term for name, term in copy.deepcopy(dict(cfg)).items() if term is not None
+        }
         self.prefix = prefix
         self.num_envs = int(env.num_envs)
         self.device = torch.device(env.device)
         self._env = env
         self._shape = (self.num_envs,)
-        self._num_substeps = 0
+        self._substepped = False  # compute_substep ran since the last compute
+        self._substeps_cut = False  # ... and a reset cleared some envs' substeps meanwhile
         prepared = [
             self._prepare(name, term_cfg, param_resolver) for name, term_cfg in self.cfg.items()
         ]
@@ -116,6 +120,8 @@ class MetricsManager:
         self._substep_pairs = list(
             zip(self._substep_terms, self._substep_sums.unbind(0), strict=True)
         )
+        # per env: a reset between substeps and compute() starts that env's count again
+        self._substep_counts = torch.zeros(self.num_envs, device=self.device)
         self._substep_row_ids = torch.tensor(
             [self._stack.stack_row_of_term[self._terms.index(t)] for t in self._substep_terms],
             dtype=torch.long,
@@ -149,7 +155,8 @@ class MetricsManager:
         """Evaluate the per-substep terms once; call after every physics substep."""
         for term, substep_sum in self._substep_pairs:
             substep_sum.add_(self._evaluate(term))
-        self._num_substeps += 1
+        self._substep_counts.add_(1.0)
+        self._substepped = True
 
     def compute(self, mask: torch.Tensor | None = None) -> None:
         """Add this env step to every episode in progress.
@@ -167,14 +174,19 @@ class MetricsManager:
         for term, row in self._step_terms:
             row.copy_(self._evaluate(term))  # converts the dtype, e.g. of bool outputs
         if self._substep_terms:
-            if self._num_substeps:
-                means = (self._substep_sums / self._num_substeps).to(self._stack.dtype)
+            if self._substepped:
+                counts = self._substep_counts
+                means = (self._substep_sums / counts.clamp(min=1.0)).to(self._stack.dtype)
+                if self._substeps_cut:  # envs reset since their substeps: this step's value
+                    now = torch.stack([self._evaluate(t) for t in self._substep_terms])
+                    means = torch.where(counts > 0, means, now.to(self._stack.dtype))
                 self._stack.step.index_copy_(0, self._substep_row_ids, means)
                 self._substep_sums.zero_()
+                self._substep_counts.zero_()
             else:
                 for term, row in self._substep_rows:
                     row.copy_(self._evaluate(term))
-        self._num_substeps = 0
+        self._substepped = self._substeps_cut = False
         self._stack.fold(active)
 
     def reset(self, env_ids: EnvIds = None) -> dict[str, torch.Tensor]:
@@ -188,6 +200,14 @@ class MetricsManager:
         """
         ids = self._normalise_ids(env_ids)
         episodes = self._stack.pop(ids) if self._terms and _any(ids) else None
+        if self._substepped and self._substep_terms:  # those substeps were the old episode's
+            if ids is None:
+                self._substep_sums.zero_()
+                self._substep_counts.zero_()
+            else:
+                self._substep_sums.index_fill_(1, ids, 0.0)
+                self._substep_counts.index_fill_(0, ids, 0.0)
+            self._substeps_cut = True
         for term in self._terms:
             if term.reset is not None:
                 term.reset(env_ids)
@@ -274,16 +294,17 @@ class MetricsManager:
 
 
 def make_metrics_manager(
-    cfg: Mapping[str, MetricsTermCfg] | None, env: Any, **kwargs: Any
+    cfg: Mapping[str, MetricsTermCfg | None] | None, env: Any, **kwargs: Any
 ) -> MetricsManager | NullMetricsManager:
     """A :class:`MetricsManager` for ``cfg``, or a :class:`NullMetricsManager` when it is empty.
 
     Args:
-        cfg: Term name to term configuration; ``None`` or empty gives the null manager.
+        cfg: Term name to term configuration (``None`` terms are off); ``None``, empty or
+            all terms off gives the null manager.
         env: Passed on to :class:`MetricsManager`.
         **kwargs: Passed on to :class:`MetricsManager` (``prefix``, ``param_resolver``, ``probe``).
     """
-    if not cfg:
+    if not cfg or all(term is None for term in cfg.values()):
         return NullMetricsManager()
     return MetricsManager(cfg, env, **kwargs)
 
