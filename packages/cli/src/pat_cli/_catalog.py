@@ -127,7 +127,7 @@ def _install_isaaclab_for(task: str) -> None:
             code=DOMAIN_ERROR,
         )
     from pat_cli._console import err_console
-    from pat_env_metrics.kitless._install import install_isaaclab
+    from pat_env_metrics.kitless import install_isaaclab
 
     err_console.print(
         f"Isaac Lab is not installed here; installing it now for {task} "

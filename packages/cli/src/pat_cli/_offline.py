@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pat_cli._train_plan import TrainPlan
-    from pat_skrl_mlflow import RunTarget
-    from pat_skrl_mlflow._store_client import ProcessClient
+    from pat_skrl_mlflow import ProcessClient, RunTarget
 
 CHECK_TIMEOUT = "5"
 """Seconds one reachability request may take (a hung server); refused connections fail at once."""
@@ -66,12 +65,12 @@ def store_writer(tracking_uri: str, system_metrics: bool) -> ProcessClient | Non
     ``PAT_STORE_PROCESS=0`` and ``--system-metrics`` (MLflow's monitor runs beside the
     run's creator) keep MLflow's client in this process.
     """
-    from pat_skrl_mlflow._store_process import use_process
+    from pat_skrl_mlflow import use_process
 
     if system_metrics or not use_process(tracking_uri):
         return None
     from pat_cli._mlflow_store import sqlite_path
-    from pat_skrl_mlflow._store_client import ProcessClient
+    from pat_skrl_mlflow import ProcessClient
 
     database = sqlite_path(tracking_uri)
     return ProcessClient(tracking_uri, open_store=database is not None and database.is_file())
@@ -84,7 +83,7 @@ def check_store_or_offline(
 
     ``writer``: the run's store writer process (see :func:`store_writer`), which checks.
     """
-    from pat_skrl_mlflow._secrets import mask_uri
+    from pat_skrl_mlflow import mask_uri
 
     reason = store_reachable(tracking_uri) if writer is None else writer.check()
     if reason is None:
@@ -116,7 +115,7 @@ class OfflineClient:
     """
 
     def __init__(self, spool_dir: Path) -> None:
-        from pat_skrl_mlflow._spool import Spool
+        from pat_skrl_mlflow import Spool
 
         self.spool = Spool(spool_dir)
 
@@ -168,7 +167,7 @@ class OfflineClient:
 
 def masked(uri: str) -> str:
     """``uri`` with any password replaced by ``***`` (for everything pat prints or writes)."""
-    from pat_skrl_mlflow._secrets import mask_uri
+    from pat_skrl_mlflow import mask_uri
 
     return mask_uri(uri)
 
@@ -185,8 +184,7 @@ def open_run(
 
     ``writer``: the store writer process that creates the run (else MLflow, in this process).
     """
-    from pat_skrl_mlflow import RunTarget, start_run
-    from pat_skrl_mlflow._secrets import mask_uri, protect
+    from pat_skrl_mlflow import RunTarget, mask_uri, protect, start_run
 
     protect(plan.tracking_uri)  # before any run ends: MLflow would print the URI
     if not offline and writer is not None:
@@ -209,7 +207,7 @@ def open_run(
             tracking_uri=plan.tracking_uri,
             log_system_metrics=plan.system_metrics,
         )
-    from pat_skrl_mlflow._durable import OFFLINE_PREFIX, spool_directory
+    from pat_skrl_mlflow import OFFLINE_PREFIX, spool_directory
 
     run_id = f"{OFFLINE_PREFIX}{uuid.uuid4().hex}"
     client = OfflineClient(spool_directory(agent, run_id))

@@ -49,13 +49,12 @@ class TrainPlan:
 
 def parse_interval(value: str) -> LogInterval:
     """``--log-interval`` through pat-core's parser."""
-    from pat_core import parse_log_interval
-    from pat_core.intervals import ACCEPTED_FORMS
+    from pat_core import ACCEPTED_INTERVALS, parse_log_interval
 
     try:
         return parse_log_interval(value)
     except ValueError:
-        bad_option("--log-interval", value, ACCEPTED_FORMS)
+        bad_option("--log-interval", value, ACCEPTED_INTERVALS)
 
 
 def positive(option: str, value: int | None) -> int | None:

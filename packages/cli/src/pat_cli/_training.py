@@ -33,7 +33,7 @@ from pat_cli._train_summary import (
 
 if TYPE_CHECKING:
     from pat_cli._train_plan import TrainPlan
-    from pat_skrl_mlflow._store_client import ProcessClient
+    from pat_skrl_mlflow import ProcessClient
 
 RUN_FILE = "pat_run.json"
 """Written into skrl's experiment directory: which MLflow run its checkpoints belong to."""

@@ -32,7 +32,7 @@ from pat_core.reducers import (
 # --- names, filters, intervals ---
 # isort: split
 from pat_core.filters import MetricFilter, UnmatchedPattern, read_pattern_file
-from pat_core.intervals import IntervalPolicy, LogInterval, parse_log_interval
+from pat_core.intervals import ACCEPTED_INTERVALS, IntervalPolicy, LogInterval, parse_log_interval
 from pat_core.names import (
     MAX_KEY_LENGTH,
     KeyCollisionWarning,
@@ -46,6 +46,7 @@ from pat_core.names import (
 __version__ = _version("pat-core")
 
 __all__ = [
+    "ACCEPTED_INTERVALS",
     "EPISODE_REDUCES",
     "MAX_KEY_LENGTH",
     "Count",

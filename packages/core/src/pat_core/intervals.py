@@ -8,15 +8,16 @@ import re
 from dataclasses import dataclass
 from typing import Literal, TypeGuard
 
-__all__ = ["IntervalPolicy", "LogInterval", "parse_log_interval"]
+__all__ = ["ACCEPTED_INTERVALS", "IntervalPolicy", "LogInterval", "parse_log_interval"]
 
 BALANCED_EVERY = 10
 """Timesteps between logs for ``balanced``."""
 
-ACCEPTED_FORMS = (
+ACCEPTED_INTERVALS = (
     "'step' (every timestep), 'balanced' (every 10 timesteps), "
     "'rollout' (once per rollout) or a positive whole number of timesteps such as 100"
 )
+"""The accepted log intervals, in words (for error messages that name them)."""
 
 IntervalKind = Literal["step", "balanced", "rollout", "timesteps"]
 _WORDS: dict[str, tuple[IntervalKind, int | None]] = {
@@ -118,7 +119,7 @@ def parse_log_interval(value: str | int) -> LogInterval:
             return LogInterval(kind, every)
         if _WHOLE_NUMBER.fullmatch(text) and int(text) >= 1:
             return LogInterval("timesteps", int(text))
-    raise ValueError(f"invalid log interval {value!r}: expected {ACCEPTED_FORMS}")
+    raise ValueError(f"invalid log interval {value!r}: expected {ACCEPTED_INTERVALS}")
 
 
 class IntervalPolicy:

@@ -14,6 +14,7 @@ from importlib.metadata import version as _version
 
 from pat_skrl_mlflow._api import instrument
 from pat_skrl_mlflow._compat import create_mlflow_logging_wrapper
+from pat_skrl_mlflow._durable import OFFLINE_PREFIX, spool_directory
 from pat_skrl_mlflow._instrument import Instrumentation
 from pat_skrl_mlflow._liveness import left_running
 from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases
@@ -29,33 +30,44 @@ from pat_skrl_mlflow._run import (
     start_run,
 )
 from pat_skrl_mlflow._secrets import MaskingFilter as _MaskingFilter
-from pat_skrl_mlflow._secrets import mask_secrets, mask_uri
+from pat_skrl_mlflow._secrets import mask_secrets, mask_uri, protect
 from pat_skrl_mlflow._sender import BackgroundSender, SenderStats
 from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, Sink, SinkRejected, SinkUnavailable
+from pat_skrl_mlflow._spool import Spool
+from pat_skrl_mlflow._store_client import ProcessClient
 from pat_skrl_mlflow._store_creation import open_store
+from pat_skrl_mlflow._store_process import use_process
+from pat_skrl_mlflow._sync import RunNotInStore, SpoolBusy, SyncResult, find_spools, sync_spool
 
 __version__ = _version("pat-skrl-mlflow")
 
 _logging.getLogger("pat_skrl_mlflow").addFilter(_MaskingFilter())
 
 __all__ = [
+    "OFFLINE_PREFIX",
     "PER_AGENT_TAGS",
     "SKRL_ALIASES",
     "BackgroundSender",
     "Instrumentation",
     "MetricPoint",
     "MlflowSink",
+    "ProcessClient",
+    "RunNotInStore",
     "RunTarget",
     "SenderStats",
     "Sink",
     "SinkRejected",
     "SinkUnavailable",
     "SkippedMetricWarning",
+    "Spool",
+    "SpoolBusy",
     "Summary",
+    "SyncResult",
     "TagStats",
     "__version__",
     "create_mlflow_logging_wrapper",
     "default_tags",
+    "find_spools",
     "flatten_params",
     "instrument",
     "last_logged_step",
@@ -65,6 +77,10 @@ __all__ = [
     "mask_secrets",
     "mask_uri",
     "open_store",
+    "protect",
     "skrl_aliases",
+    "spool_directory",
     "start_run",
+    "sync_spool",
+    "use_process",
 ]

@@ -35,10 +35,7 @@ def isaaclab(
     (Isaac Sim importers, teleoperation, its torch pin); the installed torch is kept.
     Versions come from the ``isaaclab`` extra of pat-env-metrics.
     """
-    from pat_env_metrics.kitless._install import (  # keeps `pat --help` fast
-        install_isaaclab,
-        isaaclab_status,
-    )
+    from pat_env_metrics.kitless import install_isaaclab, isaaclab_status
 
     if check:
         statuses = isaaclab_status()

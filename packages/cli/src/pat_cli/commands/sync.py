@@ -52,8 +52,7 @@ def sync(
     import json
 
     from pat_cli._console import console
-    from pat_skrl_mlflow import mask_uri
-    from pat_skrl_mlflow._sync import find_spools
+    from pat_skrl_mlflow import find_spools, mask_uri
 
     if not spool.exists():
         fail(f"invalid value for SPOOL: {str(spool)!r}; expected an existing directory.")
@@ -107,8 +106,7 @@ def sync(
 
 
 def _sync_all(spools: list[Path], tracking_uri: str | None, mark_dead: bool) -> list[Any]:
-    from pat_skrl_mlflow._sink import SinkUnavailable
-    from pat_skrl_mlflow._sync import RunNotInStore, SpoolBusy, sync_spool
+    from pat_skrl_mlflow import RunNotInStore, SinkUnavailable, SpoolBusy, sync_spool
 
     results = []
     for directory in spools:
