@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -117,22 +118,44 @@ def summary_table(outcome: TrainOutcome) -> Table:
     return table
 
 
+def launcher() -> str:
+    """How the user started pat, to print commands they can paste: ``uv run `` or nothing."""
+    if os.environ.get("UV") and os.environ.get("VIRTUAL_ENV"):  # `uv run` sets both
+        return "uv run "
+    return ""
+
+
 def next_commands(outcome: TrainOutcome) -> list[str]:
-    """The commands to look at the run (and to resume it, when a checkpoint exists)."""
+    """The commands to look at the run (and to resume it, when a checkpoint exists).
+
+    They run as printed: with the launcher the user used (``uv run``), a store URI that
+    works (a masked password is not pasteable: ``"$MLFLOW_TRACKING_URI"`` when that names
+    the store), and run ids that exist (an offline run gets its id from ``pat sync``).
+    """
+    from pat_skrl_mlflow import OFFLINE_PREFIX, mask_uri
+
+    run = launcher()
     uri = outcome.tracking_uri
-    store = "" if uri == default_tracking_uri() else f" --tracking-uri {shlex.quote(uri)}"
+    quoted = shlex.quote(uri)
+    environment = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if environment != uri and mask_uri(environment) == uri:  # `uri` is it, masked
+        quoted = '"$MLFLOW_TRACKING_URI"'
+    store = "" if uri == default_tracking_uri() else f" --tracking-uri {quoted}"
     commands = []
+    offline = bool(outcome.run_id and outcome.run_id.startswith(OFFLINE_PREFIX))
     if outcome.points_waiting and outcome.spool:
-        commands.append(f"pat sync {shlex.quote(outcome.spool)}{store}")
-    if outcome.run_id:
-        commands.append(f"pat inspect metrics {outcome.run_id}{store}")
+        commands.append(f"{run}pat sync {shlex.quote(outcome.spool)}{store}")
+    if outcome.run_id and not offline:
+        commands.append(f"{run}pat inspect metrics {outcome.run_id}{store}")
+    elif offline:  # the run exists once `pat sync` created it: the latest run then
+        commands.append(f"{run}pat inspect metrics{store}")
     if uri.startswith(("sqlite:", "file:", "postgresql", "mysql", "mssql")):
-        commands.append(f"mlflow ui --backend-store-uri {shlex.quote(uri)}")
+        commands.append(f"{run}mlflow ui --backend-store-uri {quoted}")
     elif uri.startswith("http"):
         commands.append(f"open {uri} in a browser")
     if outcome.checkpoint is not None and outcome.status != "FINISHED":
         commands.append(
-            f"pat train --task {shlex.quote(outcome.task)} --checkpoint "
+            f"{run}pat train --task {shlex.quote(outcome.task)} --checkpoint "
             f"{shlex.quote(str(outcome.checkpoint))}{store}"
         )
     return commands
