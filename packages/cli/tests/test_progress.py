@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 
@@ -40,3 +41,33 @@ def test_the_bar_starts_no_thread_and_shows_the_final_state() -> None:
     assert progress.last_reward == 1.0
     assert "3/3 timesteps" in out.getvalue()
     assert "episode reward 1" in out.getvalue()
+
+
+def test_without_a_terminal_plain_lines_come_every_tenth_and_at_the_end() -> None:
+    """Issue 18 item 2: with output to a file nothing appeared until the end."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=80, color_system=None)
+    progress = TrainingProgress(console, total=100, description="Task")
+    env = _CountingEnv()
+    progress.hook(env)
+    with progress.running():
+        for _ in range(100):
+            env.step(torch.zeros(4, 1))
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("pat: ")]
+    assert len(lines) == 10, lines  # every 10 % of the timesteps
+    assert lines[-1].startswith("pat: 100/100 timesteps (100 %)")
+    assert "ETA 0:00:00" in lines[-1]
+    assert "episode reward 1" in lines[-1]
+    assert "\x1b" not in out.getvalue()  # no terminal control codes in a log file
+
+
+def test_an_interrupted_training_prints_where_it_stopped() -> None:
+    out = io.StringIO()
+    progress = TrainingProgress(Console(file=out, force_terminal=False), total=100, description="T")
+    env = _CountingEnv()
+    progress.hook(env)
+    with contextlib.suppress(KeyboardInterrupt), progress.running():
+        for _ in range(37):
+            env.step(torch.zeros(4, 1))
+        raise KeyboardInterrupt
+    assert out.getvalue().splitlines()[-1].startswith("pat: 37/100 timesteps (37 %)")

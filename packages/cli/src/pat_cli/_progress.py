@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 REDRAW_SECONDS = 0.25
+LOG_EVERY_FRACTION = 0.1
+LOG_EVERY_SECONDS = 30.0
+"""Without a terminal (nohup, SLURM, CI logs) a plain line is printed every 10 % of the
+timesteps or every 30 s, whichever comes first."""
 
 
 class EpisodeReturns:
@@ -94,6 +98,10 @@ class TrainingProgress:
             auto_refresh=False,  # see the module docstring
         )
         self._task = self._progress.add_task(description, total=total, reward="-")
+        self._console = console
+        self._plain = not console.is_terminal  # a log file: lines, not a redrawn bar
+        self._next_line_at_step = 0
+        self._next_line_at = 0.0
 
     def hook(self, env: Any) -> None:
         """Count the steps of a skrl-wrapped env and the returns of its episodes."""
@@ -109,34 +117,71 @@ class TrainingProgress:
             self._returns.update(reward, terminated, truncated)
             self.timestep += 1
             now = time.monotonic()
-            if now >= self._next_redraw or self.timestep >= self.total:
+            if self._plain:  # a line is due: read the device only then
+                due = self.timestep >= self._next_line_at_step or now >= self._next_line_at
+            else:
+                due = now >= self._next_redraw
+            if due or self.timestep >= self.total:
                 self._next_redraw = now + REDRAW_SECONDS
                 self._redraw()
             return result
 
         return counted
 
-    def _redraw(self) -> None:
+    def _redraw(self, *, force: bool = False) -> None:
         assert self._returns is not None
         mean = self._returns.pop_mean()
         if mean is not None:
             self.last_reward = mean
         reward = "-" if self.last_reward is None else _short(self.last_reward)
+        if self._plain:
+            self._log_line(reward, force=force)
+            return
         self._progress.update(self._task, completed=self.timestep, reward=reward)
         self._progress.refresh()
+
+    def _log_line(self, reward: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        due = force or self.timestep >= self.total
+        if not due and self.timestep < self._next_line_at_step and now < self._next_line_at:
+            return
+        self._next_line_at_step = self.timestep + max(1, int(self.total * LOG_EVERY_FRACTION))
+        self._next_line_at = now + LOG_EVERY_SECONDS
+        elapsed = now - self.started
+        rate = self.timestep / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.timestep) / rate if rate > 0 else math.nan
+        percent = 100.0 * self.timestep / self.total if self.total else 100.0
+        self._console.print(
+            f"pat: {self.timestep:,}/{self.total:,} timesteps ({percent:.0f} %), "
+            f"{rate:,.0f} timesteps/s, elapsed {_clock(elapsed)}, ETA {_clock(eta)}, "
+            f"episode reward {reward}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     @contextmanager
     def running(self) -> Iterator[None]:
         """Show the bar while the block runs; the final state stays on screen."""
         self.started = time.monotonic()
-        self._progress.start()
+        self._next_line_at = self.started + LOG_EVERY_SECONDS
+        self._next_line_at_step = self.timestep + max(1, int(self.total * LOG_EVERY_FRACTION))
+        if not self._plain:
+            self._progress.start()
         try:
             yield
         finally:
             self.elapsed = time.monotonic() - self.started
-            if self._returns is not None:
-                self._redraw()
-            self._progress.stop()
+            if self._returns is not None and not (self._plain and self.timestep >= self.total):
+                self._redraw(force=True)  # (a log file already has the last line)
+            if not self._plain:
+                self._progress.stop()
+
+
+def _clock(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "-"
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 def _short(value: float) -> str:
