@@ -18,9 +18,17 @@ import pytest
         (["--log-interval", "fast"], "invalid value for --log-interval: 'fast'; expected 'step'"),
         (["--log-interval", "-3"], "invalid value for --log-interval: '-3'; expected 'step'"),
         (["--log-interval", "2.5"], "invalid value for --log-interval: '2.5'; expected 'step'"),
-        (["--num-envs", "-4"], "invalid value for --num-envs: -4; expected a positive whole"),
-        (["--num-envs", "0"], "invalid value for --num-envs: 0; expected a positive whole"),
-        (["--timesteps", "0"], "invalid value for --timesteps: 0; expected a positive whole"),
+        (["--num-envs", "-4"], "invalid value for --num-envs: '-4'; expected a whole number >= 1"),
+        (["--num-envs", "0"], "invalid value for --num-envs: '0'; expected a whole number >= 1"),
+        (["--num-envs=abc"], "invalid value for --num-envs: 'abc'; expected a whole number >= 1"),
+        (["--timesteps", "0"], "invalid value for --timesteps: '0'; expected a whole number >= 1"),
+        (
+            ["--timesteps", "1e3"],
+            "invalid value for --timesteps: '1e3'; expected a whole number >= 1, such as 1000 "
+            "(write 1000)",
+        ),
+        (["--max-iterations", "2.5"], "invalid value for --max-iterations: '2.5'; expected a"),
+        (["--seed", "-1"], "invalid value for --seed: '-1'; expected a whole number >= 0"),
         (
             ["--metric-filter", "re:(unclosed"],
             "invalid value for --metric-filter: 're:(unclosed'; expected a name, a glob or "

@@ -1,9 +1,52 @@
 """Options shared by several commands, declared once so their names and help never drift."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+
+class WholeNumber:
+    """The ``parser`` of an option that takes a whole number of at least ``minimum``.
+
+    Typer's own ``int`` parsing answers ``--timesteps 1e3`` with "unable to parse string as
+    an integer" (the value not named), and lets ``--seed -1`` through to a library's
+    traceback; this fails with pat's one line naming the option, the value and what is
+    accepted (exit 2).
+    """
+
+    def __init__(self, option: str, minimum: int, example: int) -> None:
+        self.option = option
+        self.minimum = minimum
+        self.accepted = f"a whole number >= {minimum}, such as {example}"
+        self.__name__ = "integer"  # Typer names the parameter's type after its parser
+
+    def __call__(self, value: Any) -> int:
+        from pat_cli._errors import bad_option
+
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            try:
+                number = int(text)
+            except ValueError:
+                bad_option(self.option, value, self._hint(text))
+        if number < self.minimum:
+            bad_option(self.option, value, self.accepted)
+        return number
+
+    def _hint(self, text: str) -> str:
+        try:  # 1e3 is a whole number written as a float: say how to write it
+            as_float = float(text)
+        except ValueError:
+            return self.accepted
+        if as_float.is_integer() and abs(as_float) < 1e18:
+            return f"{self.accepted} (write {int(as_float)})"
+        return self.accepted
+
+
+SEED = WholeNumber("--seed", 0, 42)
 
 TrackingUri = Annotated[
     str | None,
@@ -44,7 +87,10 @@ AgentCfg = Annotated[
 Seed = Annotated[
     int | None,
     typer.Option(
-        "--seed", help="Seed of the agent and the env. Default: the config's.", show_default=False
+        "--seed",
+        help="Seed of the agent and the env (>= 0). Default: the config's.",
+        show_default=False,
+        parser=SEED,
     ),
 ]
 Device = Annotated[

@@ -16,6 +16,7 @@ from pat_cli._options import (
     MetricFilterFile,
     Seed,
     TrackingUri,
+    WholeNumber,
 )
 
 _HELP_INTERVAL = (
@@ -46,6 +47,7 @@ def train(
             help="Parallel envs. Default: the task's for gymnasium; for Isaac Lab 256 on CPU, "
             "4096 on GPU.",
             show_default=False,
+            parser=WholeNumber("--num-envs", 1, 64),
         ),
     ] = None,
     timesteps: Annotated[
@@ -54,6 +56,7 @@ def train(
             "--timesteps",
             help="Trainer timesteps. Default: the agent config's.",
             show_default=False,
+            parser=WholeNumber("--timesteps", 1, 1000),
         ),
     ] = None,
     max_iterations: Annotated[
@@ -62,6 +65,7 @@ def train(
             "--max-iterations",
             help="Rollouts to train for (timesteps = iterations x rollouts); on-policy agents.",
             show_default=False,
+            parser=WholeNumber("--max-iterations", 1, 100),
         ),
     ] = None,
     seed: Seed = None,
