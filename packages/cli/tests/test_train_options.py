@@ -166,3 +166,15 @@ def test_unknown_isaac_lab_task_names_close_matches(invoke, error_line):
     line = error_line(result)
     assert "invalid value for --task: 'Isaac-Cartpol-v0'; no Isaac Lab task has this id" in line
     assert "'Isaac-Cartpole'" in line
+
+
+def test_a_sqlite_store_in_a_missing_directory_is_refused_and_nothing_is_made(
+    invoke, error_line, tmp_path
+):
+    """Issue 18 item 3: sqlite:////nonexistent/dir/m.db silently created the directory tree."""
+    missing = tmp_path / "no" / "such" / "dir"
+    result = invoke("train", "--task", "CartPole-v1", "--tracking-uri", f"sqlite:///{missing}/m.db")
+    assert result.exit_code == 1, result.output
+    assert f"directory {missing} does not exist" in error_line(result)
+    assert not (tmp_path / "no").exists()
+    assert not list(tmp_path.rglob("runs"))

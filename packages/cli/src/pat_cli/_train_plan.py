@@ -6,6 +6,7 @@ the value and what is accepted.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,36 @@ def positive(option: str, value: int | None) -> int | None:
     if value is not None and value < 1:
         bad_option(option, value, "a positive whole number")
     return value
+
+
+def store_location(uri: str) -> None:
+    """Check a sqlite store before anything is made: its directory exists, it is writable.
+
+    pat does not create a directory tree a typo named. One line, exit 1, in milliseconds -- instead of MLflow's minutes of retries or a
+    SQLAlchemy traceback, with a run directory left behind.
+    """
+    from pat_cli._errors import DOMAIN_ERROR
+    from pat_cli._mlflow_store import sqlite_path
+
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    directory = path.parent
+    why = None
+    if directory.exists() and not directory.is_dir():
+        why = f"{directory} is a file, not a directory"
+    elif not directory.exists():
+        why = f"directory {directory} does not exist (pat does not create it: a typo?)"
+    elif path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        why = f"{path} is not writable"
+    elif not path.exists() and not os.access(directory, os.W_OK | os.X_OK):
+        why = f"cannot create {path.name} in {directory}: the directory is not writable"
+    if why is not None:
+        fail(
+            f"cannot use the MLflow store {uri}: {why}",
+            hint="fix --tracking-uri / MLFLOW_TRACKING_URI, or create the directory first.",
+            code=DOMAIN_ERROR,
+        )
 
 
 def device(value: str | None) -> str:

@@ -132,6 +132,7 @@ def train(
     include, excluded = check.filter_patterns(metric_filter, metric_filter_file, exclude)
     resume = check.checkpoint(checkpoint)
     uri = resolve_tracking_uri(tracking_uri)
+    check.store_location(uri)
     writer = store_writer(uri, system_metrics)  # imports MLflow while the task resolves
     try:
         ready = prepare(task, algorithm, agent_cfg, num_envs, device)
