@@ -68,8 +68,9 @@ def positive(option: str, value: int | None) -> int | None:
 def store_location(uri: str) -> None:
     """Check a sqlite store before anything is made: its directory exists, it is writable.
 
-    pat does not create a directory tree a typo named. One line, exit 1, in milliseconds -- instead of MLflow's minutes of retries or a
-    SQLAlchemy traceback, with a run directory left behind.
+    pat does not create a directory tree a typo named. One line, exit 1, in milliseconds --
+    instead of MLflow's minutes of retries or a SQLAlchemy traceback, with a run directory
+    left behind.
     """
     from pat_cli._errors import DOMAIN_ERROR
     from pat_cli._mlflow_store import sqlite_path
