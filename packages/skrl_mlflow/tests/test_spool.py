@@ -8,6 +8,7 @@ import tempfile
 import time
 from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow import MlflowClient
@@ -28,8 +29,6 @@ from pat_skrl_mlflow._spool import Spool
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
-
-    import pytest
 
 
 def _points(n: int, key: str = "loss", start: int = 0) -> list[MetricPoint]:
@@ -223,3 +222,39 @@ def test_a_delivered_spool_is_emptied_and_numbering_goes_on(tmp_path):  # type: 
     again = Spool(tmp_path / "spool")  # another process later
     assert again.append("run", points[:2]) == last + 2
     assert [p.seq for p in again.pending()] == [last + 1, last + 2]
+
+
+@pytest.fixture
+def full_disk(tmp_path):  # type: ignore[no-untyped-def]
+    """A real, tiny filesystem (tmpfs, 32 KiB) that fills up; skipped where one cannot mount."""
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(mount)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_keeps_exactly_the_points_it_counts(full_disk):  # type: ignore[no-untyped-def]
+    """Issue 15 item 13: with the disk full, the spool held points counted as lost (530)."""
+    spool = Spool(full_disk / "spool")
+    kept = refused = 0
+    for start in range(0, 20_000, 97):  # batches that end mid-line when the disk fills
+        batch = [MetricPoint(f"key_{i % 7}", float(i), i, i) for i in range(start, start + 97)]
+        try:
+            spool.append("run", batch)
+            kept += len(batch)
+        except OSError:
+            refused += len(batch)
+    assert refused > 0, "the disk never filled"
+    assert kept > 0
+    assert spool.pending_count() == kept  # produced = kept + refused, and the spool agrees
+    assert [p.point.step for p in spool.pending()] == sorted(p.point.step for p in spool.pending())

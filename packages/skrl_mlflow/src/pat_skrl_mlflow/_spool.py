@@ -123,12 +123,25 @@ class Spool:
                     "ts": p.timestamp_ms,
                 }
                 lines.append(json.dumps(record, separators=(",", ":")) + "\n")
-            with self.points_path.open("a", encoding="utf-8") as handle:
-                if handle.tell() and not _ends_with_newline(self.points_path):
+            fd = os.open(self.points_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                if size and not _ends_with_newline(self.points_path):
                     lines.insert(0, "\n")  # close a torn line so this batch stays readable
-                handle.write("".join(lines))
-                handle.flush()
-                os.fsync(handle.fileno())
+                data = "".join(lines).encode("utf-8")
+                try:
+                    written = 0
+                    while written < len(data):  # unbuffered: nothing is written later
+                        written += os.write(fd, data[written:])
+                    os.fsync(fd)
+                except OSError:
+                    # a full disk took part of the batch: take it back, so the spool holds
+                    # exactly the points counted as kept (the caller counts these as not)
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, size)
+                    raise
+            finally:
+                os.close(fd)
             self._next_seq = seq + 1
             return seq
 
