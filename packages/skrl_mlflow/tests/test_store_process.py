@@ -275,3 +275,43 @@ def _wait_for(path: Path, child: subprocess.Popen[bytes], timeout: float = 120) 
         assert child.poll() is None, f"the child exited ({child.returncode})"
         assert time.monotonic() - began < timeout, f"no {path.name} after {timeout} s"
         time.sleep(0.05)
+
+
+@pytest.mark.reliability  # waits out sqlite's 20 s busy timeout
+def test_lock_contention_is_one_line_from_pat_not_mlflows_tracebacks(
+    tmp_path: Path, store: str, child_env: dict[str, str]
+) -> None:
+    """Issue 15 item 13: MLflow's ERROR tracebacks flooded the terminal while another
+    process held the sqlite lock; pat says it once and keeps the points."""
+    import sqlite3
+
+    from pat_skrl_mlflow._sync import sync_spool
+
+    client = MlflowClient(store)
+    run_id = client.create_run("0").info.run_id
+    spool_dir, work = tmp_path / "spool", tmp_path / "work"
+    work.mkdir()
+    script = Path(__file__).parent / "scripts" / "busy_child.py"
+    child = subprocess.Popen(
+        [sys.executable, str(script), store, run_id, str(spool_dir), str(work)],
+        env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    database = sqlite3.connect(store.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        _wait_for(work / "ready", child)
+        database.execute("BEGIN EXCLUSIVE")
+        (work / "locked").write_text("")
+        _wait_for(work / "sending", child)
+        time.sleep(24)  # past MLflow's 20 s busy wait: the request fails
+        database.execute("ROLLBACK")
+        output, _ = child.communicate(timeout=180)
+    finally:
+        database.close()
+        if child.poll() is None:
+            child.kill()
+    assert "Traceback" not in output, output
+    assert "SQLAlchemy database error" not in output, output
+    assert output.count("pat: the MLflow store is not taking metric points") == 1, output
+    result = sync_spool(spool_dir)
+    assert result.waiting == 0
+    assert _stored(client, run_id) == [(s, float(s)) for s in range(800)]
