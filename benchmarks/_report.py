@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 DOC = ROOT / "docs" / "benchmarks.md"
-ORDER = ("training", "delivery", "env_metrics", "startup", "train_isaaclab", "inspect")
+ORDER = ("training", "delivery", "env_metrics", "startup", "train_isaaclab", "inspect", "free_env")
 PROFILES = ("profile", "profile_training")
 
 INTRO = """# Benchmarks

@@ -37,6 +37,7 @@ BENCHMARKS = (
     "env_metrics",
     "inspect",
     "train_isaaclab",
+    "free_env",
     "profile",
     "profile_training",
 )
