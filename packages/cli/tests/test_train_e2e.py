@@ -260,3 +260,20 @@ def test_a_training_that_crashes_ends_failed_with_one_line(invoke, error_line, t
     assert "PAT_TRACEBACK=1" in result.output
     with sqlite3.connect(tmp_path / "mlflow.db") as connection:
         assert connection.execute("SELECT status FROM runs").fetchall() == [("FAILED",)]
+
+
+def test_json_output_is_one_object_and_quiet_prints_nothing_on_stdout(tmp_path):
+    """Issue 18 item 2: --json for scripts, --quiet for logs that want only problems."""
+    args = ("train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "64")
+    done = run_pat(tmp_path, *args, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads(done.stdout)
+    assert document["status"] == "FINISHED"
+    assert document["points_logged"] > 0
+    assert any(
+        c.removeprefix("uv run ").startswith("pat inspect metrics")
+        for c in document["next_commands"]
+    )
+    quiet = run_pat(tmp_path, *args, "--quiet")
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert quiet.stdout.strip() == ""

@@ -45,6 +45,9 @@ class TrainPlan:
     checkpoint: Path | None
     env_metrics: dict[str, Any] = field(default_factory=dict)
     offline_ok: bool = False
+    output: str = "rich"
+    """``rich`` (banner, progress, summary table), ``quiet`` (errors and warnings only) or
+    ``json`` (one JSON object on stdout at the end)."""
     """Train although the store is unreachable (metrics spooled for ``pat sync``)."""
 
 

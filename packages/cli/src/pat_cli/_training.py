@@ -49,6 +49,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     runs in this process.
     """
     quiet_libraries()
+    console.quiet = plan.output != "rich"  # no banner, progress, table; errors: stderr
     threads = cpu_threads(plan.device)
     from skrl.utils.runner.torch import Runner
 
@@ -122,7 +123,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
         status=status,
         agent=runner.agent,
     )
-    code = _report(outcome)  # the command ends the writer process: every request is answered
+    code = _report(outcome, plan.output)  # the command ends the writer: every request answered
     _fast_exit.allow()  # the run is ended, its points stored, every file closed
     return code
 
@@ -187,8 +188,16 @@ def _close_tensorboard(agent: Any) -> None:
         err_console.print(f"Could not close skrl's TensorBoard writer: {error}")
 
 
-def _report(outcome: TrainOutcome) -> int:
+def _report(outcome: TrainOutcome, output: str = "rich") -> int:
     """Print the summary and the next commands; returns the exit code."""
+    if output == "json":
+        import dataclasses
+
+        document = {**dataclasses.asdict(outcome), "next_commands": next_commands(outcome)}
+        sys.stdout.write(json.dumps(document, indent=1, default=str) + "\n")
+        sys.stdout.flush()
+    if output != "rich":
+        return INTERRUPTED if outcome.status == "KILLED" else 0
     console.print(summary_table(outcome))
     console.print("Next:", style="bold")
     for command in next_commands(outcome):

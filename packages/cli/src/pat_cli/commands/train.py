@@ -98,6 +98,19 @@ def train(
             "spool and `pat sync` creates the run and delivers them.",
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only errors and warnings (no progress, no table)."
+        ),
+    ] = False,
+    json_output: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print only one JSON object at the end: the summary and the next commands.",
+        ),
+    ] = False,
     list_tasks: Annotated[
         bool, typer.Option("--list-tasks", help="List the tasks that run here (as `pat tasks`).")
     ] = False,
@@ -161,6 +174,7 @@ def train(
             checkpoint=resume,
             env_metrics=ready.env_metrics,
             offline_ok=offline_ok,
+            output="json" if json_output else "quiet" if quiet else "rich",
         )
         code = run_training(plan, writer)
     finally:  # every request was answered, or the command failed: no need to wait
