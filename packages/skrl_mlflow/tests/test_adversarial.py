@@ -258,8 +258,8 @@ def test_a_refusal_naming_the_run_is_not_split_point_by_point(store, tmp_path): 
 
 # --- secrets: masked before any truncation, whatever the password holds ----------------
 
-password_text = st.text(
-    alphabet=st.characters(blacklist_characters="/?#\n\r\t ", blacklist_categories=("Cs",)),
+password_text = st.text(  # anything a URI can hold unencoded but its delimiters and spaces
+    alphabet=st.characters(blacklist_characters="/?#", blacklist_categories=("Cs", "Cc", "Z")),
     min_size=6,
     max_size=400,
 )
@@ -274,7 +274,7 @@ def test_a_uri_password_never_survives_masking(password, scheme):  # type: ignor
     assert masked == f"{scheme}://alice:***@db.example:5432/path?x=1"
     message = f"API request to {uri}/api/2.0/mlflow/runs/log-batch failed: " + "x" * 300
     line = one_line(Exception(message))
-    assert password not in line
+    assert line.startswith(f"API request to {scheme}://alice:***@db.example:5432/path?x=1/api")
     assert len(line) <= 300
 
 
