@@ -21,6 +21,7 @@ syncs of pat's per-step work are checked with ``forbid_host_sync``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -82,7 +83,7 @@ class FreeEnv:
         import torch
 
         self.prev_actions, self.actions = self.actions, actions
-        self.obs.add_(0.01 * torch.randn_like(self.obs))
+        self.obs.mul_(0.999)  # a step that costs almost nothing (no physics, no noise)
         reward = torch.rand(self.num_envs, device=self.device)
         self.age += 1
         truncated = self.age >= EPISODE
@@ -288,6 +289,27 @@ def _host_syncs(num_envs: int, device: str) -> str:
     return "0 host syncs in 10 x (env metrics compute() + capture of a tracked tensor)"
 
 
+def _env_steps(num_envs: int, device: str, repeats: int) -> dict[str, list[float]]:
+    """Seconds per ``env.step`` alone (no agent): no metrics, the floor, pat's manager."""
+    import torch
+
+    envs = {metrics: FreeEnv(num_envs, device, metrics) for metrics in ("none", "floor", "pat")}
+    actions = torch.rand(num_envs, ACT, device=device)
+
+    def stepper(env: FreeEnv) -> Callable[[], float]:
+        def measure() -> float:
+            _synchronize(device)
+            start = time.perf_counter()
+            for _ in range(200):
+                env.step(actions)
+            _synchronize(device)
+            return (time.perf_counter() - start) / 200
+
+        return measure
+
+    return interleave({name: stepper(env) for name, env in envs.items()}, repeats)
+
+
 def _side(device: str, num_envs: int, timesteps: int, repeats: int) -> tuple[list[Row], dict]:
     root = Path(tempfile.mkdtemp(prefix="pat-bench-free-"))
     try:
@@ -302,6 +324,7 @@ def _side(device: str, num_envs: int, timesteps: int, repeats: int) -> tuple[lis
             repeats,
             shuffle_seed=7,
         )
+        steps_alone = _env_steps(num_envs, device, repeats)
         hooks: dict[str, list[float]] = {}
         with _timed_hooks(hooks):
             loop, env, _ = sides.pat(timing=True)
@@ -348,6 +371,20 @@ def _side(device: str, num_envs: int, timesteps: int, repeats: int) -> tuple[lis
             note="the 8 terms' own cost is in this ratio",
         ),
         Row(
+            f"free env, {num_envs:,} envs ({where}): one env step alone, pat's MetricsManager "
+            "(8 terms)",
+            median(steps_alone["pat"]),
+            "the same 8 terms and means in torch (floor)",
+            median(steps_alone["floor"]),
+            "s",
+            ratio=paired_ratio(steps_alone["pat"], steps_alone["floor"]),
+            samples=steps_alone["pat"],
+            baseline_samples=steps_alone["floor"],
+            note=f"no metrics: {median(steps_alone['none']) * 1e6:.0f} µs per step; pat over "
+            f"the floor: {(median(steps_alone['pat']) - median(steps_alone['floor'])) * 1e6:.0f}"
+            " µs per step",
+        ),
+        Row(
             f"{label}: training loop, no metrics, a second time (A/A)",
             median(samples["none_again"]),
             "no env metrics, not instrumented",
@@ -365,8 +402,31 @@ def _side(device: str, num_envs: int, timesteps: int, repeats: int) -> tuple[lis
         "timed_loop_s": loop,
         "final_window_and_flush_s": final_flush,
         "points_logged": sides.points,
+        "env_step_alone_s": steps_alone,
     }
     return rows, extra
+
+
+def cost_note(
+    rows: list[dict[str, Any]], extra: dict[str, Any], timesteps: int, where: str = "CPU"
+) -> str:
+    """What pat adds per env step over the floor, against the training step it runs in."""
+    mine = [r for r in rows if f"({where})" in r["figure"]]
+    loop = next(r for r in mine if "floor" in r["baseline"] and "training loop" in r["figure"])
+    alone = next(r for r in mine if "env step alone" in r["figure"])
+    aa = next(r for r in mine if "A/A" in r["figure"])
+    split = extra["per_env_step_us"]
+    metrics_us = (alone["value"] - alone["baseline_value"]) * 1e6
+    total_us = metrics_us + split["capture"] + split["window end"]
+    step_ms = loop["baseline_value"] / timesteps * 1e3
+    return (
+        f"{where}: pat adds {total_us:.0f} µs per env step over the floor (env metrics "
+        f"{metrics_us:.0f} µs over the same terms in torch, measured on the env step alone; "
+        f"capture {split['capture']:.0f} µs; window end {split['window end']:.0f} µs), "
+        f"{100 * total_us / (step_ms * 1e3):.1f} % of the floor's {step_ms:.1f} ms training "
+        f"step. The loop ratio ({loop['ratio']:.3f}) cannot resolve that here: the A/A row, "
+        f"two identical runs, reads {aa['ratio']:.3f}."
+    )
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -393,6 +453,10 @@ def run(quick: bool) -> dict[str, Any]:
         "store per sample, written by pat's store writer process).",
         f"Host syncs: {extra['host_syncs']} (forbid_host_sync, on the CPU).",
     ]
+    as_dicts = [dataclasses.asdict(row) for row in rows]
+    notes += [cost_note(as_dicts, extras["cpu"], timesteps)]
+    if "cuda" in extras:
+        notes += [cost_note(as_dicts, extras["cuda"], timesteps, "GPU")]
     return result(
         NAME,
         TITLE,
