@@ -132,12 +132,13 @@ MISSES = [
     "Benchmark 7's loop ratio (pat against the same terms written in torch) reads 1.10, and "
     "the A/A row, two identical runs, 1.09: single PPO loops on 4,096 envs here differ by "
     "more than 50 % between samples (3.7-5.8 s), so the row cannot tell 2 % apart. Its cost "
-    "accounting can: pat adds about 186 us per env step over the floor (its MetricsManager 59 us over the "
-    "same terms in torch, measured on the env step alone, interleaved; capture of skrl's "
-    "tracked values 65 us; window ends 63 us per step on average), 1.4 % of the 13.8 ms "
-    "training step, with no host synchronisation in pat's per-step work. The goal is marked "
-    "missed until a quieter machine (or a GPU) measures the loop ratio itself; the next "
-    "places to cut are the capture (about 15 values a step, 4 us each) and the window end.",
+    "accounting can: pat adds about 186 us per env step over the floor (its MetricsManager 59"
+    " us over the same terms in torch, measured on the env step alone, interleaved; capture "
+    "of skrl's tracked values 65 us; window ends 63 us per step on average), 1.4 % of the "
+    "13.8 ms training step, with no host synchronisation in pat's per-step work. The goal is "
+    "marked missed until a quieter machine (or a GPU) measures the loop ratio itself; the "
+    "next places to cut are the capture (about 15 values a step, 4 us each) and the window "
+    "end.",
 ]
 
 
