@@ -329,7 +329,11 @@ class StoreServer:
 
         sys.argv = argv  # MLflow names the run's source (mlflow.source.name) after argv[0]
         self._opened()
-        return start_run(tracking_uri=self.tracking_uri, **options).run_id
+        target = start_run(tracking_uri=self.tracking_uri, **options)
+        # The parent ends the run (set_terminated); if this child dies with it (kill -9 of
+        # the training), MLflow's exit hook here must not end the run as FINISHED.
+        target.detach()
+        return target.run_id
 
     def _run_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if method not in _CALLS:

@@ -284,8 +284,13 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers on the pipe, whatever a library prints
-    _serve(sys.stdin.buffer, stdout)
+    code = 0
+    try:
+        _serve(sys.stdin.buffer, stdout)
+    except BaseException:  # the parent died mid-request (a broken pipe): stop, end nothing
+        code = 1
     # Every request was committed before it was answered: skip the interpreter's shutdown
-    # (MLflow's and SQLAlchemy's clean-up, ~0.7 s the training process would wait for).
+    # (MLflow's and SQLAlchemy's clean-up, ~0.7 s the training process would wait for) and
+    # its exit hooks (MLflow's would end the run the parent still owns).
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
