@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, Sink, SinkRejected, SinkUnavailable
+from pat_skrl_mlflow._sink import (
+    MetricPoint,
+    MlflowSink,
+    Sink,
+    SinkRejected,
+    SinkUnavailable,
+    client_uri,
+)
 from pat_skrl_mlflow._spool import SPOOL_DIRNAME, Spool
 from pat_skrl_mlflow._store_client import ProcessClient
 from pat_skrl_mlflow._store_process import ProcessSink, store_writes_in_process, use_process
@@ -403,19 +410,11 @@ def _masked(sink: Any) -> str:
     """
     from pat_skrl_mlflow._secrets import mask_uri
 
-    uri = getattr(sink, "tracking_uri", "") or _client_uri(getattr(sink, "client", None))
+    uri = getattr(sink, "tracking_uri", "") or client_uri(getattr(sink, "client", None))
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/") and ":memory:" not in uri:
         uri = prefix + os.path.abspath(uri[len(prefix) :])
     return mask_uri(uri)
-
-
-def _client_uri(client: Any) -> str:
-    """The tracking URI an ``MlflowClient`` (or pat's ``ProcessClient``) was made for, else ""."""
-    uri = getattr(client, "tracking_uri", None)  # ProcessClient's
-    if uri is None:
-        uri = getattr(getattr(client, "_tracking_client", None), "tracking_uri", None)
-    return str(uri or "")
 
 
 def spool_directory(agent: Any, run_id: str) -> Path:
@@ -455,7 +454,7 @@ def durable_sink(client: Any, run_id: str, agent: Any = None, tracking_uri: str 
     """
     from pat_skrl_mlflow._secrets import protect
 
-    uri = tracking_uri or _client_uri(client)
+    uri = tracking_uri or client_uri(client)
     protect(uri)
     offline = run_id.startswith(OFFLINE_PREFIX)
     inner: MlflowSink

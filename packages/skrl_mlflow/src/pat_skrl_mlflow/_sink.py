@@ -165,10 +165,15 @@ def _same(a: float | None, b: float) -> bool:
 
 
 def _over_http(client: Any) -> bool:
-    uri = getattr(client, "tracking_uri", None)
+    return client_uri(client).startswith(("http://", "https://"))
+
+
+def client_uri(client: Any) -> str:
+    """The tracking URI an ``MlflowClient`` (or pat's ``ProcessClient``) was made for, else ""."""
+    uri = getattr(client, "tracking_uri", None)  # ProcessClient's
     if uri is None:
-        uri = getattr(getattr(client, "_tracking_client", None), "tracking_uri", "")
-    return str(uri or "").startswith(("http://", "https://"))
+        uri = getattr(getattr(client, "_tracking_client", None), "tracking_uri", None)
+    return str(uri or "")
 
 
 _NOT_ABOUT_THE_POINTS = {

@@ -139,9 +139,6 @@ def train(
     from pat_cli._setup import finish_cfg, prepare
 
     interval = check.parse_interval(log_interval)
-    check.positive("--num-envs", num_envs)
-    check.positive("--timesteps", timesteps)
-    check.positive("--max-iterations", max_iterations)
     include, excluded = check.filter_patterns(metric_filter, metric_filter_file, exclude)
     resume = check.checkpoint(checkpoint)
     uri = resolve_tracking_uri(tracking_uri)
