@@ -169,6 +169,18 @@ def runner_cfg(
     }
 
 
+def ppo_runner(directory: str, *, num_envs: int, timesteps: int) -> Any:
+    """A small PPO Runner without TensorBoard: CartPole on skrl 2.x, Pendulum on 1.x."""
+    if SKRL2:
+        env = vector_env("CartPole-v1", num_envs=num_envs)
+    else:
+        env = vector_env("Pendulum-v1", num_envs=num_envs, max_episode_steps=20)
+    cfg = runner_cfg(
+        "PPO", directory=directory, timesteps=timesteps, write_interval=0, discrete=SKRL2
+    )
+    return make_runner(env, cfg)
+
+
 def make_runner(env: Any, cfg: dict[str, Any]) -> Any:
     """skrl's Runner for ``env`` and ``cfg``."""
     return Runner(env, cfg)

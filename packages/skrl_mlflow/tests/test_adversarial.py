@@ -19,25 +19,18 @@ from mlflow import MlflowClient
 from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink, instrument, mask_uri
 from pat_skrl_mlflow._durable import durable_sink
 from pat_skrl_mlflow._sink import SinkRejected, SinkUnavailable, one_line
-from skrl_mlflow_support import SKRL2, make_runner, metric_histories, runner_cfg, vector_env
+from skrl_mlflow_support import (
+    SKRL2,
+    metric_histories,
+    ppo_runner,
+)
 
 TIMESTEPS = 60
 INTERVAL = 6  # 10 windows
 
 
 def _runner(tmp_path):  # type: ignore[no-untyped-def]
-    if SKRL2:
-        env = vector_env("CartPole-v1", num_envs=2)
-    else:
-        env = vector_env("Pendulum-v1", num_envs=2, max_episode_steps=20)
-    cfg = runner_cfg(
-        "PPO",
-        directory=str(tmp_path / "runs"),
-        timesteps=TIMESTEPS,
-        write_interval=0,
-        discrete=SKRL2,
-    )
-    return make_runner(env, cfg)
+    return ppo_runner(str(tmp_path / "runs"), num_envs=2, timesteps=TIMESTEPS)
 
 
 def _track_every_step(agent, values_at):  # type: ignore[no-untyped-def]

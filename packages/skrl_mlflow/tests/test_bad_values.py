@@ -10,7 +10,10 @@ import torch
 
 from pat_skrl_mlflow import instrument
 from pat_skrl_mlflow._pipeline import MAX_METRIC_TAGS, MetricLimitWarning
-from skrl_mlflow_support import SKRL2, make_runner, metric_histories, runner_cfg, vector_env
+from skrl_mlflow_support import (
+    metric_histories,
+    ppo_runner,
+)
 
 pytestmark = pytest.mark.reliability
 
@@ -19,18 +22,7 @@ BAD_AT = 20
 
 
 def _runner(tmp_path):  # type: ignore[no-untyped-def]
-    if SKRL2:
-        env = vector_env("CartPole-v1", num_envs=4)
-    else:
-        env = vector_env("Pendulum-v1", num_envs=4, max_episode_steps=20)
-    cfg = runner_cfg(
-        "PPO",
-        directory=str(tmp_path / "runs"),
-        timesteps=TIMESTEPS,
-        write_interval=0,
-        discrete=SKRL2,
-    )
-    return make_runner(env, cfg)
+    return ppo_runner(str(tmp_path / "runs"), num_envs=4, timesteps=TIMESTEPS)
 
 
 def _inject(agent, values):  # type: ignore[no-untyped-def]
