@@ -38,7 +38,8 @@ def _sync(session: nox.Session, *args: str) -> None:
     )
 
 
-def _pytest(session: nox.Session, *paths: str, marker: str) -> None:
+def _pytest(session: nox.Session, *paths: str, marker: str, workers: str = "0") -> None:
+    """Run pytest over ``paths``; ``workers`` is pytest-xdist's ``-n`` (``-- -n 0`` overrides)."""
     session.run(
         "pytest",
         "-c",
@@ -47,6 +48,8 @@ def _pytest(session: nox.Session, *paths: str, marker: str) -> None:
         str(ROOT),
         "-m",
         marker,
+        "-n",
+        workers,
         *paths,
         *session.posargs,
         env=_bytecode_cache(session),
@@ -84,7 +87,10 @@ def tests(session: nox.Session, package: str) -> None:
     """Fast tests of one package, in an environment with only that package and its deps."""
     _sync(session, "--package", PACKAGES[package])
     _pytest(
-        session, f"packages/{package}/tests", marker="not slow and not isaaclab and not reliability"
+        session,
+        f"packages/{package}/tests",
+        marker="not slow and not isaaclab and not reliability",
+        workers="auto",
     )
 
 
@@ -152,7 +158,8 @@ def tests_skrl1(session: nox.Session) -> None:
     """pat-skrl-mlflow's fast tests on the skrl 1.4 line: skrl==1.4.3 over the synced env.
 
     The lock holds skrl 2.x; this session syncs the package's environment, replaces skrl
-    with the last 1.x release and runs the same tests (those that need 2.x skip).
+    with the last 1.x release and runs the same tests (those that need 2.x skip), less the
+    store-side ones marked ``no_skrl``, which run no skrl code.
     """
     _sync(session, "--package", PACKAGES["skrl_mlflow"])
     session.run_install(
@@ -163,7 +170,8 @@ def tests_skrl1(session: nox.Session) -> None:
     _pytest(
         session,
         "packages/skrl_mlflow/tests",
-        marker="not slow and not isaaclab and not reliability",
+        marker="not slow and not isaaclab and not reliability and not no_skrl",
+        workers="auto",
     )
 
 

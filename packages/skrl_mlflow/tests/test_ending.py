@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import pytest
 from mlflow import MlflowClient
 
 from mlflow_server import free_port
@@ -19,7 +20,7 @@ from pat_skrl_mlflow._sync import find_spools, sync_spool
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import pytest
+pytestmark = pytest.mark.no_skrl  # store-side only: tests_skrl1 leaves it out
 
 
 def _summary(run_id: str) -> Summary:

@@ -11,6 +11,8 @@ from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
 from pat_skrl_mlflow._durable import SpoolingSink, drain
 from pat_skrl_mlflow._spool import Spool
 
+pytestmark = pytest.mark.no_skrl  # store-side only: tests_skrl1 leaves it out
+
 BAD_KEYS = ("Reward / Total reward (mean)", "loss(x)", "a//b")
 
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+pytestmark = pytest.mark.no_skrl  # store-side only: tests_skrl1 leaves it out
+
 
 def _points(n: int, key: str = "loss", start: int = 0) -> list[MetricPoint]:
     return [MetricPoint(key, float(i), start + i, 1_700_000_000_000 + i) for i in range(n)]

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+pytestmark = pytest.mark.no_skrl  # store-side only: tests_skrl1 leaves it out
+
 
 @pytest.fixture
 def client(store: str) -> Iterator[ProcessClient]:

@@ -23,6 +23,8 @@ from pat_skrl_mlflow._store_process import PROCESS_VARIABLE, ProcessSink
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+pytestmark = pytest.mark.no_skrl  # store-side only: tests_skrl1 leaves it out
+
 
 def _points(count: int, key: str = "loss", start: int = 0) -> list[MetricPoint]:
     return [
