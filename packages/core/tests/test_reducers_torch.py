@@ -155,7 +155,7 @@ def test_import_pat_core_works_without_torch() -> None:
         "m = pat_core.make_reducer('var'); m.update(range(10))\n"
         "print(abs(r.compute() - 2.0) <= 0.02, m.compute())\n"
         "try:\n"
-        "    pat_core.EpisodeAccumulator(2)\n"
+        "    pat_core.EpisodeStack(['sum'], 2)\n"
         "except ImportError as error:\n"
         "    print('ImportError:', error)\n"
     )

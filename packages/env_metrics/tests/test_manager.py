@@ -47,7 +47,7 @@ def test_unknown_reduce_names_the_term_and_the_options() -> None:
         )
 
 
-@pytest.mark.parametrize("stats", [("mean", "variance"), ("p101",), ("p",), ()])
+@pytest.mark.parametrize("stats", [("mean", "variance"), ("p101",), ("p100.5",), ("p",), ()])
 def test_bad_episode_stats_name_the_term(stats: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match=r"Metrics term 'speed': .*episode_stats"):
         MetricsManager(

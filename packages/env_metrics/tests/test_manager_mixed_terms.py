@@ -25,14 +25,14 @@ REDUCE = {
     "last": lambda steps: steps[-1],
     "std": np.std,
 }
-STATS = ("mean", "std", "min", "max", "p0", "p10", "p50", "p90", "p100")
+STATS = ("mean", "std", "min", "max", "p0", "p10", "p50", "p90", "p99.9", "p100")
 
 
 def summarise(episodes: np.ndarray, stat: str) -> float:
     named = {"mean": np.mean, "std": np.std, "min": np.min, "max": np.max}
     if stat in named:
         return float(named[stat](episodes))
-    return float(np.quantile(episodes, int(stat[1:]) / 100))
+    return float(np.quantile(episodes, float(stat[1:]) / 100))
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """pat-core: the pieces every pat package shares.
 
-Streaming, mergeable reducers (and batched per-env episode accumulators), MLflow-safe
+Streaming, mergeable reducers (and the batched per-env episode engine), MLflow-safe
 metric names, include/exclude filters and logging-interval policies. Nothing here
 imports skrl, MLflow or gymnasium; torch is used when present, never required.
 """
@@ -11,8 +11,10 @@ from importlib.metadata import version as _version
 # isort: split
 from pat_core.reducers import (
     EPISODE_REDUCES,
+    EPISODE_STATS,
     Count,
-    EpisodeAccumulator,
+    EpisodeStack,
+    EpisodeStats,
     Last,
     Max,
     Mean,
@@ -24,6 +26,7 @@ from pat_core.reducers import (
     Sum,
     Var,
     make_reducer,
+    percentile_q,
     reducer_names,
 )
 
@@ -48,9 +51,11 @@ __version__ = _version("pat-core")
 __all__ = [
     "ACCEPTED_INTERVALS",
     "EPISODE_REDUCES",
+    "EPISODE_STATS",
     "MAX_KEY_LENGTH",
     "Count",
-    "EpisodeAccumulator",
+    "EpisodeStack",
+    "EpisodeStats",
     "IntervalPolicy",
     "KeyCollisionWarning",
     "Last",
@@ -71,6 +76,7 @@ __all__ = [
     "is_valid_mlflow_key",
     "make_reducer",
     "parse_log_interval",
+    "percentile_q",
     "read_pattern_file",
     "reducer_names",
     "to_mlflow_key",

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import torch
 
-from ._episode_stack import EpisodeStack
-from ._episode_stats import EpisodeStats
+from pat_core import EpisodeStack, EpisodeStats
+
 from ._null import NullMetricsManager
 from ._table import render_table
 from ._term_cfg import (

@@ -5,18 +5,18 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
-import re
 from collections.abc import Callable, Sequence  # noqa: TC003 - dataclass field types stay resolvable
 from dataclasses import dataclass, field
 from typing import Any
 
-REDUCE_OPTIONS: tuple[str, ...] = ("mean", "sum", "min", "max", "last", "std")
+import pat_core
+
+REDUCE_OPTIONS: tuple[str, ...] = pat_core.EPISODE_REDUCES
 """How the steps of one episode become one value (``MetricsTermCfg.reduce``)."""
 
-EPISODE_STATS: tuple[str, ...] = ("mean", "std", "min", "max", "p50", "p90")
-"""Common ``MetricsTermCfg.episode_stats`` names; any ``pNN`` percentile (p0 to p100) works."""
-
-_PERCENTILE = re.compile(r"p(\d{1,3})")
+EPISODE_STATS: tuple[str, ...] = (*pat_core.EPISODE_STATS, "p50", "p90")
+"""Common ``MetricsTermCfg.episode_stats`` names; any percentile works (``p95``, ``p99.9``:
+pat-core's grammar, :func:`pat_core.percentile_q`)."""
 
 
 @dataclass(kw_only=True)
@@ -55,7 +55,8 @@ class MetricsTermCfg:
     """How the episodes that end on one step become logged values.
 
     ``mean`` is logged as ``<prefix>/<name>``; every other statistic (``std`` (population),
-    ``min``, ``max``, percentiles ``p50``, ``p90`` or any ``pNN``) as ``<prefix>/<name>/<stat>``.
+    ``min``, ``max``, percentiles ``p50``, ``p90`` or any ``pNN``, ``p99.9``) as
+    ``<prefix>/<name>/<stat>``.
     """
 
 
@@ -96,7 +97,8 @@ def check_episode_stats(name: str, stats: Sequence[str] | str) -> tuple[str, ...
         if not isinstance(normalised, str) or not _is_stat(normalised):
             msg = (
                 f"Metrics term '{name}': unknown episode_stats entry {stat!r}; "
-                f"expected some of {', '.join(EPISODE_STATS)} or any percentile p0..p100"
+                f"expected some of {', '.join(EPISODE_STATS)} or any percentile p0..p100 "
+                "(decimals allowed: p99.9)"
             )
             raise ValueError(msg)
         if normalised not in result:
@@ -110,8 +112,7 @@ def check_episode_stats(name: str, stats: Sequence[str] | str) -> tuple[str, ...
 
 
 def _is_stat(stat: str) -> bool:
-    match = _PERCENTILE.fullmatch(stat)
-    return stat in EPISODE_STATS or (match is not None and int(match.group(1)) <= 100)
+    return stat in EPISODE_STATS or pat_core.percentile_q(stat) is not None
 
 
 def bind_params(name: str, func: Callable[..., Any] | type, params: dict[str, Any]) -> None:

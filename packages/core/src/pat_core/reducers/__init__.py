@@ -1,4 +1,4 @@
-"""Streaming, mergeable statistics and batched per-environment episode accumulators.
+"""Streaming, mergeable statistics, and the batched per-environment episode engine.
 
 Every reducer has ``update(values)``, ``merge(other)`` (a new reducer; neither input
 changes), ``compute()``, ``reset()`` and ``count``. Values may be Python numbers, sequences,
@@ -24,17 +24,20 @@ Policies shared by every reducer:
 """
 
 from pat_core.reducers._base import Reducer
-from pat_core.reducers._episode import EPISODE_REDUCES, EpisodeAccumulator
+from pat_core.reducers._episode_stack import EPISODE_REDUCES, EpisodeStack
+from pat_core.reducers._episode_stats import EPISODE_STATS, EpisodeStats
 from pat_core.reducers._extrema import Last, Max, Min
 from pat_core.reducers._moments import Count, Mean, Std, Sum, Var
 from pat_core.reducers._quantile import Quantile
-from pat_core.reducers._registry import make_reducer, reducer_names
+from pat_core.reducers._registry import make_reducer, percentile_q, reducer_names
 from pat_core.reducers._sketch import QuantileSketch
 
 __all__ = [
     "EPISODE_REDUCES",
+    "EPISODE_STATS",
     "Count",
-    "EpisodeAccumulator",
+    "EpisodeStack",
+    "EpisodeStats",
     "Last",
     "Max",
     "Mean",
@@ -46,5 +49,6 @@ __all__ = [
     "Sum",
     "Var",
     "make_reducer",
+    "percentile_q",
     "reducer_names",
 ]

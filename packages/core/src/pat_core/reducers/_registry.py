@@ -31,6 +31,19 @@ _FACTORIES: dict[str, Callable[[], Reducer]] = {
 _PERCENTILE = re.compile(r"p(\d+(?:\.\d+)?)")
 
 
+def percentile_q(name: str) -> float | None:
+    """The quantile of a percentile name, or ``None`` for a name that is not one.
+
+    The one percentile grammar of pat: ``"p"`` and a number from 0 to 100, decimals allowed
+    (``"p90"`` -> 0.9, ``"p99.9"`` -> 0.999), case-insensitive, surrounding whitespace ignored.
+    """
+    match = _PERCENTILE.fullmatch(name.strip().lower()) if isinstance(name, str) else None
+    if match is None or Decimal(match.group(1)) > 100:
+        return None
+    # Decimal keeps "p99.9" at q == 0.999 (float division gives 0.9990000000000001).
+    return float(Decimal(match.group(1)) / 100)
+
+
 def reducer_names() -> tuple[str, ...]:
     """The registered reducer names; any other ``"pNN"`` (0 <= NN <= 100) also resolves."""
     return tuple(_FACTORIES)
@@ -54,10 +67,9 @@ def make_reducer(name: str) -> Reducer:
         factory = _FACTORIES.get(key)
         if factory is not None:
             return factory()
-        match = _PERCENTILE.fullmatch(key)
-        if match is not None and Decimal(match.group(1)) <= 100:
-            # Decimal keeps "p99.9" at q == 0.999 (float division gives 0.9990000000000001).
-            return Quantile(float(Decimal(match.group(1)) / 100))
+        q = percentile_q(key)
+        if q is not None:
+            return Quantile(q)
     valid = ", ".join(reducer_names())
     msg = f"unknown reducer {name!r}; valid names: {valid}, or pNN for any percentile 0-100"
     raise ValueError(msg)

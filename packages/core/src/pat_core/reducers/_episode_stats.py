@@ -5,14 +5,22 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import torch
+from pat_core.reducers._registry import percentile_q
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    import torch
+else:
+    from pat_core.reducers._coerce import torch
+
+EPISODE_STATS = ("mean", "std", "min", "max")
+"""The statistics over ended episodes besides percentiles (any ``pNN`` name, as
+:func:`~pat_core.make_reducer` accepts: ``p90``, ``p99.9``)."""
+
 # Each takes the float32 episode values and their copy in the statistics dtype (or None when
 # not needed) and returns one value per row; min and max are exact in float32.
-_REDUCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+_REDUCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {  # EPISODE_STATS
     "mean": lambda x32, x: torch.mean(x32, dim=1, dtype=x.dtype),
     "std": lambda _, x: torch.std(x, dim=1, correction=0),  # population
     "min": lambda x32, _: torch.amin(x32, dim=1),
@@ -25,24 +33,39 @@ class EpisodeStats:
 
     Args:
         requests: ``(key, row, stat)`` per logged value, in logging order: ``row`` is the
-            term's row in the episode values, ``stat`` one of ``mean, std, min, max`` or a
-            percentile ``pNN``.
+            term's row in the episode values, ``stat`` one of :data:`EPISODE_STATS` or a
+            percentile name (``p50``, ``p99.9``; linear interpolation, as ``torch.quantile``).
         device: Device of the episode values.
         dtype: Dtype the statistics are computed in (the state dtype).
+
+    Raises:
+        ValueError: For a statistic that is neither of those.
     """
 
     def __init__(
         self,
         requests: Sequence[tuple[str, int, str]],
-        device: torch.device,
+        device: str | torch.device,
         dtype: torch.dtype,
     ) -> None:
-        wanted = {stat for _, _, stat in requests}
+        device = torch.device(device)
+        wanted = list(dict.fromkeys(stat for _, _, stat in requests))
+        percentiles: dict[str, float] = {}
+        for stat in wanted:
+            if stat in _REDUCTIONS:
+                continue
+            q = percentile_q(stat)
+            if q is None:
+                msg = (
+                    f"unknown episode statistic {stat!r}; valid: {', '.join(EPISODE_STATS)} "
+                    "or a percentile pNN (p0 to p100, e.g. p90, p99.9)"
+                )
+                raise ValueError(msg)
+            percentiles[stat] = q
         names = [name for name in _REDUCTIONS if name in wanted]
         self._reductions = [_REDUCTIONS[name] for name in names]
-        percentiles = sorted({int(s[1:]) for s in wanted if s not in _REDUCTIONS})
-        self._quantiles = _Quantiles([p / 100 for p in percentiles], device)
-        columns = [*names, *(f"p{p}" for p in percentiles)]
+        self._quantiles = _Quantiles(list(percentiles.values()), device)
+        columns = [*names, *percentiles]
         self._keys = [key for key, _, _ in requests]
         # The statistics table is [rows, columns]; take() picks the logged cells.
         cells = [row * len(columns) + columns.index(stat) for _, row, stat in requests]

@@ -2,9 +2,11 @@
 
 On the CPU a small torch op costs microseconds whatever its size, so the terms are grouped
 by reduction into contiguous rows and each group is updated with one or a few batched ops
-per step, and a reset gathers and clears every term's slots at once. The reductions are
-those of ``pat_core.EpisodeAccumulator``: float64 state (float32 on MPS), population ``std``
-by Welford's update, NaN steps propagate, ``last`` keeps only the last step.
+per step, and a reset gathers and clears every term's slots at once. State is float64
+(float32 on MPS) whatever the input dtype; ``std`` is the population standard deviation
+(``ddof=0``) by Welford's update; NaN steps propagate into their episode's value; ``last``
+keeps only the last step. Stepping (:meth:`EpisodeStack.fold`) never reads device memory on
+the host, so a GPU never waits; ending episodes (:meth:`EpisodeStack.pop`) syncs once.
 
 Row layout, top to bottom: the ``std`` terms' sums of squared deviations (``m2``), then the
 terms grouped as ``last, std`` (a masked-out step takes the current state, so it changes
@@ -17,10 +19,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import torch
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    import torch
+else:
+    from pat_core.reducers._coerce import torch
+
+EPISODE_REDUCES = ("mean", "sum", "min", "max", "last", "std")
+"""How the steps of one episode become one value."""
 
 _GROUPS = ("last", "std", "sum", "mean", "min", "max")
 _FILL = {"min": math.inf, "max": -math.inf}
@@ -30,15 +37,38 @@ class EpisodeStack:
     """Per-env running statistics of the current episode of every term.
 
     Args:
-        reduces: Each term's reduction (a ``pat_core.EPISODE_REDUCES`` name), in term order.
-        num_envs: Number of environments (columns).
-        device: Torch device of the state.
+        reduces: Each term's reduction (an :data:`EPISODE_REDUCES` name), in term order.
+        num_envs: Number of environments (columns), at least 1.
+        device: Torch device of the state; pass the environment's device.
+
+    Raises:
+        ValueError: For ``num_envs < 1`` or an unknown reduction.
 
     Each step the caller writes the terms' values into :attr:`step_rows` and calls
     :meth:`fold`; :meth:`pop` ends episodes.
+
+    Example:
+        >>> import torch
+        >>> stack = EpisodeStack(["sum", "max"], num_envs=2, device=torch.device("cpu"))
+        >>> _ = stack.step_rows[0].copy_(torch.tensor([1.0, 2.0]))
+        >>> _ = stack.step_rows[1].copy_(torch.tensor([5.0, 6.0]))
+        >>> stack.fold()
+        >>> episodes = stack.pop(torch.tensor([1]))  # env 1's episode ends
+        >>> [episodes[row, 0].item() for row in stack.result_row_of_term]
+        [2.0, 6.0]
     """
 
-    def __init__(self, reduces: Sequence[str], num_envs: int, device: torch.device) -> None:
+    def __init__(
+        self, reduces: Sequence[str], num_envs: int, device: str | torch.device = "cpu"
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            msg = f"num_envs must be a positive integer, got {num_envs!r}"
+            raise ValueError(msg)
+        unknown = [r for r in reduces if r not in EPISODE_REDUCES]
+        if unknown:
+            msg = f"unknown reduce {unknown[0]!r}; valid options: {', '.join(EPISODE_REDUCES)}"
+            raise ValueError(msg)
+        device = torch.device(device)
         num_std = sum(1 for r in reduces if r == "std")
         order = sorted(range(len(reduces)), key=lambda term: _GROUPS.index(reduces[term]))
         grouped = ["m2"] * num_std + [reduces[term] for term in order]
