@@ -1,9 +1,8 @@
 """A Typer group that imports a command's module only when that command is used.
 
-``pat --help`` then imports none of the command modules, and it is written with the plain
-(click) help formatter from one-line summaries kept beside the command table: Typer's Rich
-help renderer imports Rich's console, markdown and traceback modules, most of ``pat``'s
-start-up time. Every subcommand's own help is still Typer's Rich help, unchanged.
+``pat --help`` then imports none of the command modules: it is written from one-line
+summaries kept beside the command table, in the plain (click) style every pat command's
+help has (``pat_cli._help``).
 """
 
 from __future__ import annotations
@@ -14,12 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
-from typer.core import TyperGroup
+
+from pat_cli._help import PLAIN, PlainCommand, PlainGroup, summary
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from typer._click import Command, Context, HelpFormatter
+    from typer._click import Command, Context
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class LazyCommand:
         if isinstance(found, typer.Typer):
             command: Command = typer.main.get_group(found)
         else:
-            single = typer.Typer(add_completion=False)
-            single.command(self.name)(found)
+            single = typer.Typer(add_completion=False, **PLAIN)
+            single.command(self.name, cls=PlainCommand)(found)
             command = typer.main.get_command(single)
         command.name = self.name
         return command
@@ -80,14 +80,14 @@ class _LazyCommands(MutableMapping[str, "Command"]):
     def __len__(self) -> int:
         return len(self._order)
 
-    def summary(self, name: str, width: int) -> str:
+    def summary(self, name: str) -> str:
         """The one-line help of ``name``, without importing a lazy command for it."""
         if name in self._lazy and name not in self._loaded:
             return self._lazy[name].summary
-        return self[name].get_short_help_str(width)
+        return summary(self[name])
 
 
-class LazyGroup(TyperGroup):
+class LazyGroup(PlainGroup):
     """A ``TyperGroup`` whose ``lazy_commands`` are imported on first use (set in a subclass)."""
 
     lazy_commands: ClassVar[tuple[LazyCommand, ...]] = ()
@@ -99,23 +99,7 @@ class LazyGroup(TyperGroup):
     def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)
 
-    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
-        # click's own layout (usage, text, options, commands, epilog), skipping TyperGroup's
-        # Rich renderer.
-        super(TyperGroup, self).format_help(ctx, formatter)
-
-    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+    def summary(self, name: str, ctx: Context) -> str:
         commands = self.commands
         assert isinstance(commands, _LazyCommands)
-        rows = [(name, commands.summary(name, width=formatter.width)) for name in commands]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        if not args and self.no_args_is_help and not ctx.resilient_parsing:
-            # Typer's Rich error handler prints nothing for "no args is help" (it expects its
-            # Rich help to be printed already): print the plain help here, as `--help` does.
-            typer.echo(ctx.get_help(), color=ctx.color)
-            ctx.exit(2)
-        return super().parse_args(ctx, args)
+        return commands.summary(name)

@@ -105,6 +105,7 @@ MetricFilter = Annotated[
     list[str] | None,
     typer.Option(
         "--metric-filter",
+        metavar="<pattern>",
         help="Log only metrics matching this name, glob or re:<regex> (repeatable). "
         "Check patterns first with `pat dry-run filter`.",
         show_default=False,
@@ -122,6 +123,7 @@ Exclude = Annotated[
     list[str] | None,
     typer.Option(
         "--exclude",
+        metavar="<pattern>",
         help="Never log metrics matching this pattern (repeatable); wins over includes.",
         show_default=False,
     ),

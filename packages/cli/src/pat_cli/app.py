@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from pat_cli._help import PLAIN
 from pat_cli._lazy_group import LazyCommand, LazyGroup
 
 
@@ -56,10 +57,10 @@ app = typer.Typer(
         "pat, the Physical AI Toolchain: train skrl agents on Isaac Lab and gymnasium "
         "with every metric in MLflow, and check what will be logged before a long run."
     ),
-    epilog="Run `pat COMMAND --help` for the options of a command.",
-    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Example: pat train --task CartPole-v1 --timesteps 2000\n\n"
+    "Run `pat COMMAND --help` for the options of a command.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    **PLAIN,
 )
 
 

@@ -8,16 +8,20 @@ import typer
 
 from pat_cli._console import console, err_console
 from pat_cli._errors import DOMAIN_ERROR, fail
+from pat_cli._help import PLAIN, PlainCommand, PlainGroup
 from pat_cli._options import JsonOutput
 
 app = typer.Typer(
     name="setup",
     help="Install optional parts of the stack (Isaac Lab) into this Python environment.",
+    epilog="Example: pat setup isaaclab --dry-run",
     no_args_is_help=True,
+    cls=PlainGroup,
+    **PLAIN,
 )
 
 
-@app.command("isaaclab")
+@app.command("isaaclab", cls=PlainCommand)
 def isaaclab(
     dry_run: Annotated[
         bool,
@@ -33,7 +37,9 @@ def isaaclab(
 
     Installs the runtime it needs, then isaaclab itself without its declared requirements
     (Isaac Sim importers, teleoperation, its torch pin); the installed torch is kept.
-    Versions come from the ``isaaclab`` extra of pat-env-metrics.
+    Versions come from the isaaclab extra of pat-env-metrics.
+
+    Example: pat setup isaaclab --dry-run
     """
     from pat_env_metrics.kitless import install_isaaclab, isaaclab_status
 

@@ -20,7 +20,10 @@ def tasks(
     ] = False,
     json_output: JsonOutput = False,
 ) -> None:
-    """List the gymnasium tasks pat ships agent configs for and the Isaac Lab tasks."""
+    """List the gymnasium tasks pat ships agent configs for and the Isaac Lab tasks.
+
+    Example: pat tasks --check
+    """
     from pat_cli._catalog import SETUP_COMMAND, isaac_rows, isaaclab_installed
     from pat_cli.tasks import GYM_TASKS
 

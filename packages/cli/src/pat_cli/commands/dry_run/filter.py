@@ -64,7 +64,10 @@ def filter_(
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
 ) -> None:
-    """Show which metric names a filter logs and drops, and the patterns that match nothing."""
+    """Show which metric names a filter logs and drops, and the patterns that match nothing.
+
+    Example: pat dry-run filter 'Loss / *' --exclude '*_min' --task CartPole-v1
+    """
     from pat_cli._filter_report import analyse
     from pat_cli._train_plan import filter_patterns, positive
 

@@ -36,6 +36,7 @@ def metrics(
         typer.Option(
             "--key",
             "-k",
+            metavar="<glob>",
             help="Only keys matching this glob, e.g. 'Episode_*' (repeatable).",
             show_default=False,
         ),
@@ -53,7 +54,10 @@ def metrics(
     tracking_uri: TrackingUri = None,
     experiment: Experiment = None,
 ) -> None:
-    """One row per metric key of a run: count, first/last step, last, min, max, trend."""
+    """One row per metric key of a run: count, first/last step, last, min, max, trend.
+
+    Example: pat inspect metrics --key 'episode_*' --plot curves.png
+    """
     if plot is not None:
         _check_plot_path(plot)
 

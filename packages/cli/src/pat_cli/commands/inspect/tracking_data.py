@@ -55,6 +55,8 @@ def tracking_data(
     One row per skrl tag: its MLflow key, the window reduction, how many values the rollout
     produced (env info once per refresh, as pat logs it), the last one, and whether the given
     filters keep it.
+
+    Example: pat inspect tracking-data --task CartPole-v1 --exclude 'Stats*'
     """
     from pat_cli import _train_plan as check
     from pat_cli._filter_report import Name, analyse
