@@ -1,4 +1,4 @@
-"""Distributed runs: only rank 0 writes; optional averaging across ranks (2 gloo processes)."""
+"""Distributed runs: only rank 0 writes; optional merging across ranks (2 gloo processes)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import math
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 from mlflow import MlflowClient
 
 from conftest import SCRIPTS
@@ -20,6 +22,9 @@ def _combine(tag, values):
     if tag.endswith("(max)"):
         return max(values)
     return math.fsum(values) / len(values)
+
+
+STD_TAG = "Reward / Instantaneous reward (mean)"  # rank_child.py logs its std too
 
 
 def test_rank_zero_writes_and_aggregates_across_ranks(store, child_env, tmp_path):
@@ -63,18 +68,24 @@ def test_rank_zero_writes_and_aggregates_across_ranks(store, child_env, tmp_path
         for tag, value in window.items():
             assert same_value(dict(histories[SKRL_ALIASES[tag]])[int(step)], value), tag
 
-    # with aggregation: every window is the mean (min/max for extrema) over both ranks
+    # with aggregation: every window holds the statistics of both ranks' values together
+    # (the pooled mean, min/max for extrema, the std of all values, not a mean of stds)
     agg0, agg1 = ranks[0]["aggregated"], ranks[1]["aggregated"]
     assert agg1["run_id"] is None
     histories = metric_histories(store, agg0["run_id"])
     checked = 0
-    for step, window0 in agg0["reduced"].items():
-        window1 = agg1["reduced"][step]
+    for step, window0 in agg0["windows"].items():
+        window1 = agg1["windows"][step]
         for tag in window0.keys() | window1.keys():
-            values = [w[tag] for w in (window0, window1) if tag in w]
+            values = [v for w in (window0, window1) for v in w.get(tag, [])]
             logged = dict(histories[SKRL_ALIASES[tag]])[int(step)]
             assert same_value(logged, _combine(tag, values)), (tag, step)
             checked += 1
+        pooled = np.std(np.asarray(window0[STD_TAG] + window1[STD_TAG]))
+        logged_std = dict(histories[SKRL_ALIASES[STD_TAG] + "/std"])[int(step)]
+        assert logged_std == pytest.approx(float(pooled), rel=1e-5), step
+        averaged = (np.std(window0[STD_TAG]) + np.std(window1[STD_TAG])) / 2
+        assert not math.isclose(logged_std, averaged, rel_tol=1e-3)  # the ranks' means differ
     assert checked > 40
     # the two ranks trained with different seeds: aggregation changed the values
     assert agg0["reduced"] != agg1["reduced"]

@@ -87,7 +87,8 @@ def instrument(
             ``environment_info``: ``"episode"`` by default, ``"log"`` in Isaac Lab);
             their values are counted once per refresh, not once per step.
         aggregate_ranks: In a distributed run, combine each window across ranks with
-            ``torch.distributed`` before rank 0 logs it (mean; min/max for extrema).
+            ``torch.distributed`` before rank 0 logs it: the statistics of all ranks'
+            values together (pooled mean and std, extremes, merged percentile sketches).
         log_config: Log the agent config as params and ``pat/agent_config.yaml``.
         log_checkpoints: Upload the agent's checkpoint directory at the end.
         log_system_metrics: MLflow's built-in system metrics, for a run pat starts.

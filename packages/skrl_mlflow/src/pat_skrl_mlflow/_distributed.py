@@ -1,4 +1,4 @@
-"""Which process logs in a distributed run, and averaging windows across processes.
+"""Which process logs in a distributed run, and merging windows across processes.
 
 skrl (and ``torchrun``) describe the process with the ``RANK``, ``WORLD_SIZE`` and
 ``LOCAL_RANK`` environment variables. Only global rank 0 creates the MLflow run and
@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
-__all__ = ["RankInfo", "aggregate_across_ranks", "rank_info"]
+    from pat_core import Reducer
+
+__all__ = ["RankInfo", "aggregate_across_ranks", "merge_windows", "rank_info"]
 
 
 @dataclass(frozen=True)
@@ -54,42 +56,37 @@ def rank_info() -> RankInfo:
     return RankInfo(rank=_env_int("RANK", 0), world_size=max(1, _env_int("WORLD_SIZE", 1)))
 
 
-def aggregate_across_ranks(
-    values: Mapping[str, float], combine: Mapping[str, str]
-) -> dict[str, float]:
-    """Combine one window's values of every rank (a collective: all ranks must call it).
+def aggregate_across_ranks(reducers: Mapping[str, Reducer]) -> dict[str, float]:
+    """Combine one window of every rank (a collective: all ranks must call it).
 
-    Keys missing on a rank are combined over the ranks that have them. ``combine[key]``
-    is ``"min"`` or ``"max"`` for keys reduced that way (the extreme over ranks stays an
-    extreme); every other key is the mean over ranks. NaN values count as missing.
+    Each rank sends its window's reducers (a few numbers each, a sketch for percentiles);
+    they are merged key by key, so every statistic is the one of all ranks' values
+    together: the pooled mean, the pooled standard deviation (not an average of the ranks'),
+    the extremes over ranks, percentiles of the merged sketches (within their relative
+    accuracy). Keys missing on a rank are combined over the ranks that have them; a rank
+    whose value is NaN counts as missing.
 
     Args:
-        values: This rank's window, key -> value.
-        combine: Key -> ``"mean"``, ``"min"`` or ``"max"``.
+        reducers: This rank's window, key -> the reducer holding its values.
 
     Returns:
-        The combined window (identical on every rank).
+        The combined window, key -> value (identical on every rank).
     """
     import torch.distributed as dist
 
-    gathered: list[dict[str, float] | None] = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, dict(values))
-    merged: dict[str, list[float]] = {}
-    for window in gathered:
-        for key, value in (window or {}).items():
-            if not math.isnan(value):
-                merged.setdefault(key, []).append(value)
-            else:
-                merged.setdefault(key, [])
-    out: dict[str, float] = {}
-    for key, items in merged.items():
-        how = combine.get(key, "mean")
-        if not items:
-            out[key] = math.nan
-        elif how == "min":
-            out[key] = min(items)
-        elif how == "max":
-            out[key] = max(items)
-        else:
-            out[key] = math.fsum(items) / len(items)
-    return out
+    gathered: list[dict[str, Reducer] | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, dict(reducers))
+    return merge_windows([window or {} for window in gathered])
+
+
+def merge_windows(windows: Sequence[Mapping[str, Reducer]]) -> dict[str, float]:
+    """Merge several processes' windows key by key (see :func:`aggregate_across_ranks`)."""
+    merged: dict[str, Reducer | None] = {}
+    for window in windows:
+        for key, reducer in window.items():
+            if math.isnan(reducer.compute()):
+                merged.setdefault(key, None)
+                continue
+            held = merged.get(key)
+            merged[key] = reducer if held is None else held.merge(reducer)
+    return {key: math.nan if r is None else float(r.compute()) for key, r in merged.items()}

@@ -353,9 +353,9 @@ class Instrumentation:
             self._emit(self.pacer.partial_step(), collective=collective)
 
     def _emit(self, step: int, *, collective: bool = True) -> None:
-        values, combine = self.pipeline.close_window()
+        values, reducers = self.pipeline.close_window()
         if self.aggregate_ranks and collective:
-            values = aggregate_across_ranks(values, combine)
+            values = aggregate_across_ranks(reducers)
         self.windows += 1
         self.pacer.last_emitted = step
         if not values:

@@ -6,10 +6,12 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from pat_core import MetricFilter, MetricNameMapper, make_reducer
-from pat_skrl_mlflow._window import Reduced, WindowBuffer, primary_stat
+from pat_skrl_mlflow._window import Reduced, WindowBuffer
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from pat_core import Reducer
 
 __all__ = ["MAX_METRIC_TAGS", "MetricLimitWarning", "MetricPipeline", "SkippedMetricWarning"]
 
@@ -65,15 +67,15 @@ class MetricPipeline:
         """Add one tracked value to the current window."""
         self.window.add(tag, value)
 
-    def close_window(self) -> tuple[dict[str, float], dict[str, str]]:
+    def close_window(self) -> tuple[dict[str, float], dict[str, Reducer]]:
         """Reduce the window.
 
         Returns:
-            ``key -> value`` of the metrics that pass the filter, and ``key -> how`` to
-            combine each across ranks (``"mean"``, ``"min"`` or ``"max"``).
+            ``key -> value`` of the metrics that pass the filter, and ``key -> reducer``
+            holding each one's values (to merge windows across ranks).
         """
         values: dict[str, float] = {}
-        combine: dict[str, str] = {}
+        reducers: dict[str, Reducer] = {}
         for item in self.window.reduce():
             if item.tag not in self._known_tags and not self._admit(item.tag):
                 continue
@@ -82,9 +84,8 @@ class MetricPipeline:
                 self.points_filtered += 1
                 continue
             values[key] = item.value
-            how = primary_stat(item.tag) if item.stat is None else item.stat
-            combine[key] = how if how in ("min", "max") else "mean"
-        return values, combine
+            reducers[key] = item.reducer
+        return values, reducers
 
     def _admit(self, tag: str) -> bool:
         """Whether a tag seen for the first time is within ``max_tags`` (warn once if not)."""

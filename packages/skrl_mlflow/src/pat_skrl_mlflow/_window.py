@@ -19,6 +19,8 @@ from pat_skrl_mlflow._values import flatten_value, to_host_array
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from pat_core import Reducer
+
 __all__ = ["VECTOR_STATS", "Reduced", "WindowBuffer", "primary_stat"]
 
 VECTOR_STATS = ("mean", "std", "min", "max")
@@ -42,14 +44,18 @@ class Reduced:
         tag: The tracking tag (with ``/<key>`` parts for flattened mappings).
         stat: ``None`` for the tag's primary value, else the statistic's name; the value
             is logged as ``<key>/<stat>``.
-        value: The reduced value.
-        count: How many values went into it.
+        reducer: The pat-core reducer holding the window's values (mergeable: windows of
+            several processes combine exactly through ``Reducer.merge``).
     """
 
     tag: str
     stat: str | None
-    value: float
-    count: int
+    reducer: Reducer
+
+    @property
+    def value(self) -> float:
+        """The reduced value."""
+        return float(self.reducer.compute())
 
 
 class WindowBuffer:
@@ -116,19 +122,16 @@ class WindowBuffer:
                 values = self._host_values(tag, payloads)
                 if values.size == 0:
                     continue
-                out.append(Reduced(tag, None, _compute(primary_stat(tag), values), values.size))
+                out.append(Reduced(tag, None, _reducer(primary_stat(tag), values)))
                 out.extend(
-                    Reduced(tag, stat, _compute(stat, values), values.size)
-                    for stat in self._extra_stats(tag)
+                    Reduced(tag, stat, _reducer(stat, values)) for stat in self._extra_stats(tag)
                 )
             for tag, payloads in self._vectors.items():
                 values = self._host_values(tag, payloads)
                 if values.size == 0:
                     continue
                 stats = dict.fromkeys((*VECTOR_STATS, *self._extra_stats(tag)))
-                out.extend(
-                    Reduced(tag, stat, _compute(stat, values), values.size) for stat in stats
-                )
+                out.extend(Reduced(tag, stat, _reducer(stat, values)) for stat in stats)
         finally:
             self.clear()
         return out
@@ -156,7 +159,7 @@ def _describe(item: Any, exc: Exception) -> str:
     return f"{kind}: {type(exc).__name__}"
 
 
-def _compute(stat: str, values: Any) -> float:
+def _reducer(stat: str, values: Any) -> Reducer:
     reducer = make_reducer(stat)
     reducer.update(values)
-    return float(reducer.compute())
+    return reducer

@@ -20,6 +20,9 @@ import pat_skrl_mlflow
 from pat_skrl_mlflow import instrument
 from skrl_mlflow_support import TensorBoardRecorder, make_runner, runner_cfg, vector_env
 
+STD_TAG = "Reward / Instantaneous reward (mean)"
+"""Also logged as ``<key>/std``: merged across ranks, it is the std of both ranks' values."""
+
 
 def _train(rank: int, uri: str, aggregate: bool) -> dict:
     env = vector_env("Pendulum-v1", num_envs=2, max_episode_steps=16)
@@ -31,6 +34,7 @@ def _train(rank: int, uri: str, aggregate: bool) -> dict:
         tracking_uri=uri,
         run_name="aggregated" if aggregate else "plain",
         aggregate_ranks=aggregate,
+        extra_reducers={STD_TAG: ["std"]},
         log_config=False,
     )
     held = type(runner.agent.tracking_data).__name__
@@ -40,6 +44,7 @@ def _train(rank: int, uri: str, aggregate: bool) -> dict:
     return {
         "run_id": handle.run_id,
         "reduced": {str(k): v for k, v in recorder.reduced.items()},
+        "windows": {str(k): v for k, v in recorder.windows.items()},
         "tracking_data_type": held,
         "values_held_after_training": values_held,
     }
