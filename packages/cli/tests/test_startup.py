@@ -8,17 +8,17 @@ import pytest
 HEAVY = ("torch", "skrl", "mlflow", "gymnasium", "isaaclab", "warp", "newton")
 
 
-def _imported_modules(*args: str) -> set[str]:
+def _imported_modules(*args: str, code: int = 0) -> set[str]:
     """Every module (dotted names) that `pat ARGS` imports, from `python -X importtime`."""
-    code = "import sys; sys.argv = ['pat', *sys.argv[1:]]\nfrom pat_cli.app import main\nmain()"
+    script = "import sys; sys.argv = ['pat', *sys.argv[1:]]\nfrom pat_cli.app import main\nmain()"
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code, *args],
+        [sys.executable, "-X", "importtime", "-c", script, *args],
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == code, result.stdout + result.stderr
     modules = {
         line.rsplit("|", 1)[1].strip()
         for line in result.stderr.splitlines()
@@ -28,8 +28,8 @@ def _imported_modules(*args: str) -> set[str]:
     return modules
 
 
-def _imported_top_level_modules(*args: str) -> set[str]:
-    return {name.split(".")[0] for name in _imported_modules(*args)}
+def _imported_top_level_modules(*args: str, code: int = 0) -> set[str]:
+    return {name.split(".")[0] for name in _imported_modules(*args, code=code)}
 
 
 @pytest.mark.parametrize("args", [("--help",), ("--version",)])
@@ -129,3 +129,13 @@ def test_inspect_metrics_of_a_sqlite_store_imports_neither_mlflow_nor_sqlalchemy
     assert "pat_cli" in imported
     assert "numpy" in imported  # the summaries really were computed
     assert not imported & {*HEAVY, "sqlalchemy", "alembic"}, sorted(imported & {*HEAVY})
+
+
+def test_an_algorithm_without_a_config_fails_before_torch_is_imported(tmp_path) -> None:
+    """`--algorithm sac` on CartPole is decided from pat's task table, not after torch's import."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    imported = _imported_top_level_modules(
+        "train", "--task", "CartPole-v1", "--algorithm", "sac", "--tracking-uri", store, code=2
+    )
+    assert "pat_cli" in imported
+    assert not imported & {"torch", "skrl", "gymnasium"}, sorted(imported & set(HEAVY))

@@ -123,6 +123,52 @@ def test_algorithm_must_match_the_agent_cfg(invoke, error_line, tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("agent", "rollouts", "thirtytwo", "agent.rollouts as a whole number; it is 'thirtytwo'"),
+        ("agent", "learning_rate", "1e-3", "agent.learning_rate as a number (YAML reads 1e-3"),
+        (
+            "trainer",
+            "timestep",
+            64,
+            "skrl has no field trainer.timestep. Did you mean trainer.timesteps?",
+        ),
+        ("agent", "rolouts", 16, "no field agent.rolouts. Did you mean agent.rollouts?"),
+        ("agent", "mini_batches", True, "agent.mini_batches as a whole number; it is True"),
+    ],
+)
+def test_agent_cfg_fields_are_checked_against_skrl(invoke, error_line, tmp_path, case):
+    import yaml
+
+    from pat_cli.tasks import read_text
+
+    section, field, value, expected = case
+    cfg = yaml.safe_load(read_text("cartpole_v1_ppo.yaml"))
+    cfg[section][field] = value
+    path = tmp_path / "ppo.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+
+    result = invoke("train", "--task", "CartPole-v1", "--agent-cfg", str(path))
+
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert f"invalid value for --agent-cfg: '{path}'" in line
+    assert expected in line
+
+
+def test_every_shipped_agent_config_passes_the_field_check():
+    import yaml
+
+    from pat_cli._agent_fields import check_agent_fields
+    from pat_cli.tasks import GYM_TASKS, read_text
+
+    names = {name for task in GYM_TASKS.values() for name in task.configs.values()}
+    assert len(names) >= 4
+    for name in sorted(names):
+        check_agent_fields(yaml.safe_load(read_text(name)), "--agent-cfg", name)  # no exit
+
+
 def test_empty_filter_file_would_drop_everything(invoke, error_line, tmp_path):
     patterns = tmp_path / "filters.txt"
     patterns.write_text("# only a comment\n\n")

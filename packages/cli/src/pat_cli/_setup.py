@@ -48,8 +48,13 @@ def prepare(
 
     user_cfg = check.read_agent_yaml(agent_cfg) if agent_cfg is not None else None
     choice = resolve_task(task, agent_cfg_given=user_cfg is not None)
-    chosen_device = check.device(device)
+    # the algorithm is checked before torch is imported (by the device check): seconds sooner
     cfg, source, algo = _agent_config(choice, algorithm, user_cfg, agent_cfg)
+    if user_cfg is not None:
+        from pat_cli._agent_fields import check_agent_fields
+
+        check_agent_fields(user_cfg, "--agent-cfg", str(agent_cfg))
+    chosen_device = check.device(device)
     return Prepared(
         choice=choice,
         cfg=cfg,
