@@ -139,3 +139,13 @@ def test_an_algorithm_without_a_config_fails_before_torch_is_imported(tmp_path) 
     )
     assert "pat_cli" in imported
     assert not imported & {"torch", "skrl", "gymnasium"}, sorted(imported & set(HEAVY))
+
+
+def test_an_unknown_run_id_in_a_sqlite_store_fails_without_mlflow(store) -> None:
+    """An id the sqlite file lacks is reported from the file: seconds, not MLflow's import."""
+    store.log_run({"x": [(0, 1.0), (1, 2.0)]})
+    imported = _imported_top_level_modules(
+        "inspect", "metrics", "0123456789abcdef", "--tracking-uri", store.uri, code=1
+    )
+    assert "pat_cli" in imported
+    assert "mlflow" not in imported

@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import unquote
 
 from pat_cli._errors import DOMAIN_ERROR, fail
@@ -93,6 +93,8 @@ def open_run(
     store = SqliteStore.open(tracking_uri)
     if store is not None and (run := store.find_run(run_id, experiment)) is not None:
         return store, run
+    if store is not None and run_id and store.has_run(run_id) is False:
+        _run_not_found(run_id, tracking_uri, "no run has this id")  # without MLflow's import
     client = open_client(tracking_uri)
     return client, find_run(client, tracking_uri, run_id, experiment)
 
@@ -154,12 +156,7 @@ def find_run(
         try:
             run = client.get_run(run_id)
         except MlflowException as error:
-            fail(
-                f"run {run_id!r} not found in {tracking_uri}: {_first_line(error)}",
-                hint="list runs with `mlflow runs list --experiment-id ID` or omit RUN_ID "
-                "to use the latest run.",
-                code=DOMAIN_ERROR,
-            )
+            _run_not_found(run_id, tracking_uri, _first_line(error))
         return _run_info(client, run, tracking_uri)
 
     experiments = _experiments(client, tracking_uri, experiment)
@@ -176,6 +173,15 @@ def find_run(
             code=DOMAIN_ERROR,
         )
     return _run_info(client, runs[0], tracking_uri)
+
+
+def _run_not_found(run_id: str, tracking_uri: str, why: str) -> NoReturn:
+    fail(
+        f"run {run_id!r} not found in {tracking_uri}: {why}",
+        hint="list runs with `mlflow runs list --experiment-id ID` or omit RUN_ID "
+        "to use the latest run.",
+        code=DOMAIN_ERROR,
+    )
 
 
 def _experiments(

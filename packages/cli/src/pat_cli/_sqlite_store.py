@@ -82,6 +82,15 @@ class SqliteStore:
         except sqlite3.Error:
             return None
 
+    def has_run(self, run_id: str) -> bool | None:
+        """Whether the store holds the run (deleted ones too); ``None`` if it cannot be read."""
+        try:
+            with closing(self.connect()) as db:
+                row = db.execute("SELECT 1 FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return row is not None
+
     def summary_rows(
         self, run_id: str, keys: Sequence[str], buckets: int, huge: float
     ) -> list[tuple[Any, ...]]:
