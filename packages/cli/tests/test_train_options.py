@@ -224,3 +224,41 @@ def test_a_sqlite_store_in_a_missing_directory_is_refused_and_nothing_is_made(
     assert f"directory {missing} does not exist" in error_line(result)
     assert not (tmp_path / "no").exists()
     assert not list(tmp_path.rglob("runs"))
+
+
+def test_a_run_that_cannot_fit_in_memory_is_refused_before_anything_is_made(
+    invoke, error_line, tmp_path
+):
+    from pat_cli._memory_estimate import available_bytes
+
+    result = invoke("train", "--task", "CartPole-v1", "--num-envs", "100000000")
+
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert "invalid value for --num-envs: 100000000; expected at most" in line
+    need = float(line.split("need at least ")[1].split(" GB")[0].replace(",", ""))
+    available = float(line.split("), and ")[1].split(" GB")[0].replace(",", ""))
+    assert need > available == pytest.approx(available_bytes() / 1e9, rel=0.2)
+    assert not (tmp_path / "mlflow.db").exists()
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("task", "algorithm"), [("CartPole-v1", "ppo"), ("Pendulum-v1", "sac")])
+def test_the_memory_estimate_is_what_skrl_allocates(task, algorithm):
+    """The estimate of skrl's buffer per env equals what skrl's memory really holds."""
+    from skrl.utils.runner.torch import Runner
+
+    from pat_cli._memory_estimate import GYM_ENV_BYTES, estimate
+    from pat_cli._setup import finish_cfg, prepare
+    from pat_cli._train_env import EnvSpec, make_env
+
+    ready = prepare(task, algorithm, None, 4, "cpu")
+    env = make_env(EnvSpec(ready.choice, 4, "cpu", 1, ready.env_metrics))
+    try:
+        runner = Runner(env, finish_cfg(ready.cfg, ready.choice, 100, 1))
+        tensors = runner.agent.memory.tensors.values()
+        per_env = sum(t.element_size() * t.numel() for t in tensors) / 4
+    finally:
+        env.close()
+    estimated = estimate(ready.choice, ready.cfg).per_env - GYM_ENV_BYTES
+    assert 0.9 * per_env <= estimated <= per_env

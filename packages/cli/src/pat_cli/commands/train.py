@@ -134,6 +134,7 @@ def train(
         )
 
     from pat_cli import _train_plan as check
+    from pat_cli._memory_estimate import check_fits
     from pat_cli._mlflow_store import resolve_tracking_uri
     from pat_cli._offline import store_writer
     from pat_cli._setup import finish_cfg, prepare
@@ -147,6 +148,7 @@ def train(
     try:
         ready = prepare(task, algorithm, agent_cfg, num_envs, device)
         total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
+        check_fits(ready.choice, ready.cfg, ready.num_envs, ready.device)
         if writer is not None:
             writer.begin_check()  # the input is valid: open (or create) the store now
 
