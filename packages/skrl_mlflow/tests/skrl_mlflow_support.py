@@ -169,6 +169,15 @@ def runner_cfg(
     }
 
 
+STD_TAG = "Policy / Standard deviation"
+"""Tracked by skrl's PPO family at every update; NaN for a categorical policy (no std)."""
+
+
+def measured_tags(recorder: TensorBoardRecorder, *, discrete: bool) -> set[str]:
+    """The tags skrl tracked that measure something: pat logs exactly these."""
+    return recorder.tags - {STD_TAG} if discrete else set(recorder.tags)
+
+
 def ppo_runner(directory: str, *, num_envs: int, timesteps: int) -> Any:
     """A small PPO Runner without TensorBoard: CartPole on skrl 2.x, Pendulum on 1.x."""
     if SKRL2:

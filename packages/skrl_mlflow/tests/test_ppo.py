@@ -10,8 +10,10 @@ import pytest
 from pat_skrl_mlflow import instrument
 from skrl_mlflow_support import (
     SKRL2,
+    STD_TAG,
     TensorBoardRecorder,
     make_runner,
+    measured_tags,
     metric_histories,
     runner_cfg,
     same_value,
@@ -44,15 +46,16 @@ def _train(tmp_path, store, interval, *, write_interval, **options):
 def test_every_tag_reaches_the_store_reduced_like_tensorboard(tmp_path, store, interval, every):
     _runner, recorder, handle, histories = _train(tmp_path, store, interval, write_interval=every)
 
-    # every tag skrl tracked is logged under its key (no filter here)
-    assert recorder.tags
-    assert recorder.tags <= set(handle.tag_table)
-    assert {handle.tag_table[tag] for tag in recorder.tags} == set(histories)
+    # every tag skrl tracked that measures something is logged under its key (no filter here)
+    tags = measured_tags(recorder, discrete=SKRL2)
+    assert tags
+    assert tags <= set(handle.tag_table)
+    assert {handle.tag_table[tag] for tag in tags} == set(histories)
     assert "episode_reward_mean" in histories
     assert "policy_loss" in histories
 
     # values equal skrl's own TensorBoard reduction of the same stream, on the same steps
-    for tag in recorder.tags:
+    for tag in tags:
         key = handle.tag_table[tag]
         expected = {s: w[tag] for s, w in recorder.reduced.items() if tag in w}
         logged = dict(histories[key])
@@ -113,6 +116,18 @@ def test_filters_and_extra_reducers(tmp_path, store):
     summary = handle.summary()
     # every tag is accounted for: logged or filtered
     logged_tags = {t for t, k in summary.tag_table.items() if k in histories}
-    assert logged_tags | set(summary.filtered_tags) == recorder.tags
+    assert logged_tags | set(summary.filtered_tags) == measured_tags(recorder, discrete=SKRL2)
     assert summary.points_filtered > 0
     assert [u.pattern for u in summary.unmatched] == ["grad_norm"]
+
+
+@pytest.mark.skipif(not SKRL2, reason="skrl 1.x cannot step discrete vector envs (FACTS.md)")
+def test_a_categorical_policy_logs_no_standard_deviation(tmp_path, store):
+    """skrl tracks a NaN policy std for CartPole's categorical policy: it was logged each window."""
+    _, recorder, handle, histories = _train(tmp_path, store, 16, write_interval=16)
+    tracked = [v for w in recorder.reduced.values() for t, v in w.items() if t == STD_TAG]
+    assert tracked
+    assert all(math.isnan(v) for v in tracked)  # what skrl tracks: a statistic that isn't there
+    assert "policy_std" not in histories
+    assert STD_TAG not in handle.tag_table
+    assert "policy_loss" in histories

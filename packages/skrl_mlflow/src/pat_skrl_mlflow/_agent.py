@@ -13,6 +13,7 @@ __all__ = [
     "cfg_as_dict",
     "cfg_value",
     "is_multi_agent",
+    "nonexistent_tags",
     "rollout_length",
     "skrl_major",
     "tensorboard_interval",
@@ -64,6 +65,28 @@ def is_multi_agent(agent: Any) -> bool:
 def agent_uids(agent: Any) -> list[str]:
     """The agent ids of a multi-agent, else an empty list."""
     return [str(uid) for uid in getattr(agent, "possible_agents", None) or []]
+
+
+STD_TAG = "Policy / Standard deviation"
+DISCRETE_MIXINS = ("CategoricalMixin", "MultiCategoricalMixin")
+
+
+def nonexistent_tags(agent: Any) -> frozenset[str]:
+    """Tags skrl tracks that measure nothing for this agent: never logged.
+
+    A categorical policy has no standard deviation (torch's ``Categorical.stddev`` is
+    NaN), yet skrl's PPO family tracks ``Policy / Standard deviation`` at every update.
+    """
+    if is_multi_agent(agent):
+        policies = getattr(agent, "policies", None) or {}
+        return frozenset(
+            f"{STD_TAG} ({uid})" for uid, policy in policies.items() if _is_discrete(policy)
+        )
+    return frozenset({STD_TAG}) if _is_discrete(getattr(agent, "policy", None)) else frozenset()
+
+
+def _is_discrete(model: Any) -> bool:
+    return model is not None and any(c.__name__ in DISCRETE_MIXINS for c in type(model).__mro__)
 
 
 def rollout_length(agent: Any) -> int | None:

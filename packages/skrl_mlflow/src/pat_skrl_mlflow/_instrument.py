@@ -103,6 +103,7 @@ class Instrumentation:
         )
         self._add = self.pipeline.window.add
         self.gate = EnvInfoGate(environment_info)
+        self._nonexistent = _agent.nonexistent_tags(agent)
         self.sender = self._make_sender(target) if target is not None else None
         capturing = ranks.is_writer or self.aggregate_ranks
         self.hooks = AgentHooks(
@@ -301,7 +302,7 @@ class Instrumentation:
 
     def _on_value(self, tag: str, value: Any) -> None:
         # called for every tracked value: keep it to a few attribute lookups
-        if self.closed or not self.gate.allows(tag):
+        if self.closed or tag in self._nonexistent or not self.gate.allows(tag):
             return
         try:
             self._add(tag, value)
@@ -309,7 +310,7 @@ class Instrumentation:
             self._report_error("capture", exc)
 
     def _on_value_counted(self, tag: str, value: Any) -> None:
-        if self.closed or not self.gate.allows(tag):
+        if self.closed or tag in self._nonexistent or not self.gate.allows(tag):
             return
         self._counts[tag] = self._counts.get(tag, 0) + 1
         self._lasts[tag] = value
