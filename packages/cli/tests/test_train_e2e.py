@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pat_cli import _format
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -138,7 +140,15 @@ def test_train_cartpole_then_inspect_and_filter_its_run(invoke, tmp_path):
     assert report["unmatched"][0]["case_matches"] == ["policy_loss"]
 
 
-def test_ctrl_c_ends_the_run_killed_with_every_point_stored(tmp_path):
+@pytest.mark.parametrize(
+    ("sent", "code", "said"),
+    [
+        (signal.SIGINT, 130, "Interrupted: the run ended as KILLED"),
+        # SIGTERM (kill, SLURM's time limit): before, the process died of it, printing nothing
+        (signal.SIGTERM, 143, "Terminated (SIGTERM): the run ended as KILLED"),
+    ],
+)
+def test_ctrl_c_or_sigterm_ends_the_run_killed_with_every_point_stored(tmp_path, sent, code, said):
     process = subprocess.Popen(
         pat_command(
             "train", "--task", "CartPole-v1", "--num-envs", "4", "--timesteps", "1000000",
@@ -158,20 +168,32 @@ def test_ctrl_c_ends_the_run_killed_with_every_point_stored(tmp_path):
                 break
             assert process.poll() is None, process.communicate()
             time.sleep(1)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sent)
         out, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
 
-    assert process.returncode == 130, out + err
+    assert process.returncode == code, out + err
     assert "Traceback" not in err
+    assert said in err
     assert "pat train · CartPole-v1 · KILLED" in out
+    assert "Checkpoints: " in out
     with sqlite3.connect(database) as connection:
         (status,) = connection.execute("SELECT status FROM runs").fetchone()
     assert status == "KILLED"
     logged = int(re.search(r"metrics logged\s+([\d,]+) points", out).group(1).replace(",", ""))
     assert logged == sum(map(len, stored_points(database).values()))
+
+
+def _stored_values(database: Path, key: str) -> list[tuple[int, float]]:
+    with sqlite3.connect(database) as connection:
+        query = "SELECT step, value FROM metrics WHERE key = ? ORDER BY step, timestamp"
+        return [(int(step), float(value)) for step, value in connection.execute(query, (key,))]
+
+
+def first_line(output: str, starting: str) -> str:
+    return next(line for line in output.splitlines() if line.strip().startswith(starting))
 
 
 def _safe_points(database: Path) -> dict[str, list[int]]:
@@ -233,6 +255,16 @@ def test_checkpoint_resumes_the_same_run_with_its_weights(invoke, tmp_path):
     assert runs == [(run_id, "FINISHED")]
     assert points == 4  # two windows per training, both trainings in the one run
     assert "metrics continue after step 64" in second.output
+    rewards = _stored_values(tmp_path / "mlflow.db", "episode_reward_mean")
+    this_session = [value for step, value in rewards if step > 64]
+    shown_first, shown_last = (_format.number(v) for v in (this_session[0], this_session[-1]))
+    # the summary's first reward is this session's, not the earlier session's (step <= 64)
+    assert f"{shown_first} (first) -> {shown_last} (last)" in second.output
+    # where this session's checkpoints are: what the next --checkpoint takes
+    row = first_line(second.output, "Checkpoints: ")
+    shown = re.search(r"(runs/CartPole-v1/\S+/checkpoints)/ \(latest (agent_\d+\.pt)\)", row)
+    assert shown, row
+    assert (tmp_path / shown.group(1) / shown.group(2)).is_file()
     after = stored_points(tmp_path / "mlflow.db")
     assert after["policy_loss"] == [32, 64, 96, 128]  # the interval grid continues
     for key, steps in after.items():
@@ -277,3 +309,19 @@ def test_json_output_is_one_object_and_quiet_prints_nothing_on_stdout(tmp_path):
     quiet = run_pat(tmp_path, *args, "--quiet")
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
     assert quiet.stdout.strip() == ""
+
+
+def test_an_off_policy_agent_s_header_says_when_it_logs(invoke, tmp_path):
+    """SAC has no rollouts: the header said "once per rollout"; it logs every write_interval."""
+    result = invoke(
+        "train", "--task", "Pendulum-v1", "--algorithm", "sac", "--num-envs", "2",
+        "--timesteps", "400",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    # write_interval "auto" in pat's SAC config: timesteps / 100
+    assert "log interval every 4 timesteps (SAC has no rollouts: skrl's write_interval" in " ".join(
+        result.output.split()
+    )
+    steps = {step for points in stored_points(tmp_path / "mlflow.db").values() for step in points}
+    assert steps == set(range(4, 401, 4))

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.table import Table
 
 from pat_cli import _format
 from pat_cli._mlflow_store import default_tracking_uri
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 REWARD_KEY = "episode_reward_mean"
 ENV_PREFIXES = ("Episode_Metrics/", "Episode_Reward/", "Episode_Termination/", "Metrics/")
@@ -50,6 +49,8 @@ class TrainOutcome:
     rejections: dict[str, str] = field(default_factory=dict)
     unmatched: tuple[Any, ...] = ()
     checkpoint: Path | None = None
+    stopped_by: str = ""
+    """What ended a KILLED training: ``Ctrl-C`` or ``SIGTERM``."""
 
 
 def summary_table(outcome: TrainOutcome) -> Table:
@@ -116,6 +117,16 @@ def summary_table(outcome: TrainOutcome) -> Table:
     else:
         table.add_row("unmatched patterns", "none")
     return table
+
+
+def checkpoints_line(latest: Path | None) -> str:
+    """Where skrl saved the agent (what ``--checkpoint`` takes), relative when under here."""
+    if latest is None:
+        return "none saved (skrl saves every checkpoint_interval timesteps)"
+    directory = latest.parent
+    with contextlib.suppress(ValueError):
+        directory = directory.resolve().relative_to(Path.cwd().resolve())
+    return f"{directory}{os.sep} (latest {latest.name})"
 
 
 def launcher() -> str:

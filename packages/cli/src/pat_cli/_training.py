@@ -5,7 +5,8 @@ commands.
 
 Ctrl-C ends the run as KILLED after everything tracked so far is stored (or spooled, if
 the store is unreachable); a second Ctrl-C while it ends spools what is unsent and exits
-at once (130).
+at once (130). SIGTERM (``kill``, SLURM's time limit) ends it the same way, saying so,
+with exit code 143.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -27,17 +31,22 @@ from pat_cli._train_summary import (
     ENV_PREFIXES,
     REWARD_KEY,
     TrainOutcome,
+    checkpoints_line,
     next_commands,
     summary_table,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import FrameType
+
     from pat_cli._train_plan import TrainPlan
     from pat_skrl_mlflow import ProcessClient
 
 RUN_FILE = "pat_run.json"
 """Written into skrl's experiment directory: which MLflow run its checkpoints belong to."""
 INTERRUPTED = 130
+TERMINATED = 143  # 128 + SIGTERM
 TRACEBACK_VARIABLE = "PAT_TRACEBACK"
 """Set it to see the traceback of a training that failed (pat shows one line otherwise)."""
 
@@ -75,7 +84,8 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     target = open_run(plan, runner.agent, resume_run, offline=offline, writer=writer)
     _write_run_file(runner.agent, target.run_id, masked(target.tracking_uri))
     experiment = _experiment_name(target)
-    _announce(plan, threads, target, experiment)
+    _announce(plan, threads, target, experiment, runner.agent)
+    step_offset = _step_offset(target, resume_run, plan.checkpoint)
     try:
         handle = instrument(
             runner.agent,
@@ -85,7 +95,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
             exclude=plan.exclude,
             task=plan.task.id,
             environment_info=("log",),
-            step_offset=_step_offset(target, resume_run, plan.checkpoint),
+            step_offset=step_offset,
         )
     except BaseException:
         target.end("KILLED" if isinstance(sys.exc_info()[1], KeyboardInterrupt) else "FAILED")
@@ -93,24 +103,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
         raise
     progress = TrainingProgress(console, total=plan.timesteps, description=plan.task.id)
     progress.hook(env)
-    status = "FINISHED"
-    try:
-        with progress.running():
-            runner.run()
-    except KeyboardInterrupt:
-        status = "KILLED"
-    except Exception as error:
-        handle.close("FAILED")
-        env.close()
-        if os.environ.get(TRACEBACK_VARIABLE):
-            raise
-        fail(
-            f"training failed after {progress.timestep:,} timesteps: "
-            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
-            hint=f"MLflow run {target.run_id} ended as FAILED with what was tracked so far; "
-            f"set {TRACEBACK_VARIABLE}=1 to see the traceback.",
-            code=DOMAIN_ERROR,
-        )
+    status, stopped_by = _run_trainer(runner, progress, handle, env, target.run_id)
     summary = handle.close(status)
     _close_tensorboard(runner.agent)
     env.close()
@@ -122,10 +115,38 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
         summary=summary,
         status=status,
         agent=runner.agent,
+        step_offset=step_offset,
     )
+    outcome.stopped_by = stopped_by
     code = _report(outcome, plan.output)  # the command ends the writer: every request answered
     _fast_exit.allow()  # the run is ended, its points stored, every file closed
     return code
+
+
+def _run_trainer(
+    runner: Any, progress: TrainingProgress, handle: Any, env: Any, run_id: str
+) -> tuple[str, str]:
+    """Run skrl's trainer: the run's status and what stopped it (``Ctrl-C``, ``SIGTERM``)."""
+    try:
+        with progress.running(), _sigterm_interrupts():
+            runner.run()
+    except Terminated:
+        return "KILLED", "SIGTERM"
+    except KeyboardInterrupt:
+        return "KILLED", "Ctrl-C"
+    except Exception as error:
+        handle.close("FAILED")
+        env.close()
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        fail(
+            f"training failed after {progress.timestep:,} timesteps: "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+            hint=f"MLflow run {run_id} ended as FAILED with what was tracked so far; "
+            f"set {TRACEBACK_VARIABLE}=1 to see the traceback.",
+            code=DOMAIN_ERROR,
+        )
+    return "FINISHED", ""
 
 
 @overload
@@ -159,7 +180,7 @@ def _check_store(
     return offline, writer
 
 
-def _announce(plan: TrainPlan, threads: str, target: Any, experiment: str) -> None:
+def _announce(plan: TrainPlan, threads: str, target: Any, experiment: str, agent: Any) -> None:
     """Say what is trained, where, and which MLflow run it goes to."""
     if plan.task.requested != plan.task.id:
         console.print(
@@ -170,7 +191,7 @@ def _announce(plan: TrainPlan, threads: str, target: Any, experiment: str) -> No
     console.print(
         f"Training [bold]{plan.task.id}[/] with {plan.algorithm.upper()} on {plan.device}: "
         f"{plan.num_envs} envs x {plan.timesteps:,} timesteps ({threads}), log interval "
-        f"{_interval_text(plan)}. MLflow run [bold]{target.run_id}[/] in experiment "
+        f"{_interval_text(plan, agent)}. MLflow run [bold]{target.run_id}[/] in experiment "
         f"{experiment!r} of {masked(target.tracking_uri)}",
         highlight=False,
         soft_wrap=True,
@@ -197,16 +218,53 @@ def _report(outcome: TrainOutcome, output: str = "rich") -> int:
         sys.stdout.write(json.dumps(document, indent=1, default=str) + "\n")
         sys.stdout.flush()
     if output != "rich":
-        return INTERRUPTED if outcome.status == "KILLED" else 0
+        return _exit_code(outcome)
     console.print(summary_table(outcome))
+    # a line of its own: a path folded inside the table could not be pasted
+    console.print(
+        f"Checkpoints: {checkpoints_line(outcome.checkpoint)}", highlight=False, soft_wrap=True
+    )
     console.print("Next:", style="bold")
     for command in next_commands(outcome):
         console.print(f"  {command}", highlight=False, soft_wrap=True)
     if outcome.status == "KILLED":
         kept = "stored or spooled" if outcome.points_waiting else "stored"
-        err_console.print(f"Interrupted: the run ended as KILLED; everything tracked was {kept}.")
-        return INTERRUPTED
-    return 0
+        how = "Terminated (SIGTERM)" if outcome.stopped_by == "SIGTERM" else "Interrupted"
+        err_console.print(f"{how}: the run ended as KILLED; everything tracked was {kept}.")
+    return _exit_code(outcome)
+
+
+def _exit_code(outcome: TrainOutcome) -> int:
+    if outcome.status != "KILLED":
+        return 0
+    return TERMINATED if outcome.stopped_by == "SIGTERM" else INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while training: stop it like a Ctrl-C, then say which it was."""
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While training, SIGTERM raises :class:`Terminated` in the training loop.
+
+    The run then ends as after a Ctrl-C, and the summary and next commands are printed
+    (SIGTERM's default killed the process with nothing said). A second SIGTERM while the
+    run ends meets pat-skrl-mlflow's own handler again: it ends the run and exits.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, previous)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop) or signal.SIG_DFL
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def quiet_libraries() -> None:
@@ -239,13 +297,22 @@ def _interval_arg(plan: TrainPlan) -> str | int:
     return interval.every if interval.kind == "timesteps" and interval.every else interval.kind
 
 
-def _interval_text(plan: TrainPlan) -> str:
+def _interval_text(plan: TrainPlan, agent: Any) -> str:
+    """When windows end, resolved for this agent: what will happen, not the option's name."""
+    from pat_skrl_mlflow import log_every
+
     interval = plan.log_interval
+    every = log_every(agent, interval, plan.timesteps)
     if interval.kind == "timesteps":
-        return f"every {interval.every} timesteps"
-    if interval.kind == "rollout":
-        return "once per rollout"
-    return f"{interval.kind} (every {interval.every} timesteps)"
+        return f"every {every} timesteps"
+    if interval.kind != "rollout":
+        return f"{interval.kind} (every {every} timesteps)"
+    if plan.agent_cfg["agent"].get("rollouts"):
+        return f"once per rollout (every {every} timesteps)"
+    return (
+        f"every {every} timesteps ({plan.algorithm.upper()} has no rollouts: skrl's "
+        "write_interval, or 10 when that is off)"
+    )
 
 
 def _resume(runner: Any, checkpoint: Path | None) -> str | None:
@@ -324,6 +391,7 @@ def _outcome(
     summary: Any,
     status: str,
     agent: Any,
+    step_offset: int = 0,
 ) -> TrainOutcome:
     outcome = TrainOutcome(
         status=status,
@@ -359,6 +427,7 @@ def _outcome(
         return outcome
     outcome.keys_logged = len(latest)
     outcome.env_metrics = {k: v for k, v in latest.items() if k.startswith(ENV_PREFIXES)}
+    history = [m for m in history if m.step > step_offset]  # resumed: this session's points
     if history:
         ordered = sorted(history, key=lambda m: (m.step, m.timestamp))
         outcome.reward_first, outcome.reward_last = ordered[0].value, ordered[-1].value

@@ -18,6 +18,7 @@ from pat_skrl_mlflow._durable import OFFLINE_PREFIX, spool_directory
 from pat_skrl_mlflow._instrument import Instrumentation
 from pat_skrl_mlflow._liveness import left_running
 from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases
+from pat_skrl_mlflow._pacing import log_every
 from pat_skrl_mlflow._pipeline import SkippedMetricWarning
 from pat_skrl_mlflow._report import Summary, TagStats
 from pat_skrl_mlflow._run import (
@@ -74,6 +75,7 @@ __all__ = [
     "left_running",
     "log_agent_config",
     "log_checkpoints",
+    "log_every",
     "mask_secrets",
     "mask_uri",
     "open_store",

@@ -8,10 +8,24 @@ from typing import Any
 from pat_core import IntervalPolicy, LogInterval
 from pat_skrl_mlflow import _agent
 
-__all__ = ["Pacer", "Step"]
+__all__ = ["Pacer", "Step", "log_every"]
 
 FALLBACK_EVERY = 10
 """``rollout`` for agents with neither rollouts nor a TensorBoard interval."""
+
+
+def log_every(agent: Any, interval: LogInterval, timesteps: int | None) -> int:
+    """Timesteps between the logging windows of ``agent`` training ``timesteps`` steps.
+
+    ``rollout`` is the agent's ``rollouts`` for on-policy agents; for the others (SAC, TD3,
+    DDPG, DQN, ...) skrl's TensorBoard ``write_interval`` as configured, else 10.
+    """
+    if interval.kind != "rollout":
+        return interval.resolve()
+    rollout = _agent.rollout_length(agent)
+    if rollout is None:  # off-policy: follow skrl's TensorBoard cadence
+        rollout = _agent.tensorboard_interval(agent, timesteps) or FALLBACK_EVERY
+    return interval.resolve(rollout)
 
 
 @dataclass(frozen=True)
@@ -61,13 +75,7 @@ class Pacer:
 
     def start(self, agent: Any, timesteps: int | None) -> None:
         """Resolve the interval: ``rollout`` needs the agent (and maybe ``timesteps``)."""
-        if self.interval.kind != "rollout":
-            self.every = self.interval.resolve()
-        else:
-            rollout = _agent.rollout_length(agent)
-            if rollout is None:  # off-policy: follow skrl's TensorBoard cadence
-                rollout = _agent.tensorboard_interval(agent, timesteps) or FALLBACK_EVERY
-            self.every = self.interval.resolve(rollout)
+        self.every = log_every(agent, self.interval, timesteps)
         self._policy = IntervalPolicy(self.every)
 
     def advance(self, timestep: int, timesteps: int | None) -> Step:
