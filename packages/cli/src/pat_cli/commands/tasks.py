@@ -73,4 +73,11 @@ def tasks(
     from pat_cli.commands._tasks_table import tasks_table
 
     console.print(tasks_table(gym + isaac, checked=check))
-    console.print(isaac_note, highlight=False, soft_wrap=True)
+    if installed:
+        console.print(isaac_note, highlight=False)
+    else:  # the command on a line of its own, so that it is never wrapped
+        console.print(
+            f"Isaac Lab is not installed; to install it (kitless, no Isaac Sim) run:\n"
+            f"  {SETUP_COMMAND}",
+            highlight=False,
+        )

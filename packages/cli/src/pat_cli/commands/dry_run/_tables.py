@@ -1,36 +1,37 @@
-"""Pure rendering for ``pat dry-run filter``."""
+"""Pure rendering for ``pat dry-run filter``: tables fitted to the console.
+
+MLflow keys, skrl tags and patterns are never wrapped (see :mod:`pat_cli.commands._fit`);
+the reasons fold.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich import box
-from rich.table import Table
+from rich.text import Text
+
+from pat_cli.commands._fit import Column, FittedTable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pat_cli._filter_report import Decision, PatternReport
+    from pat_cli.commands._fit import Cell
 
 
-def decisions_table(decisions: Sequence[Decision], source: str) -> Table:
+def decisions_table(decisions: Sequence[Decision], source: str) -> FittedTable:
     """Logged names first, then dropped ones, each with the pattern that decided."""
     with_tags = any(d.name.tag for d in decisions)
     logged = sum(d.logged for d in decisions)
-    table = Table(
-        title=f"{logged} of {len(decisions)} metrics logged, {len(decisions) - logged} dropped "
-        f"· names from {source}",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    table.add_column("", no_wrap=True)
-    if with_tags:
-        table.add_column("skrl tag", overflow="fold")
-    table.add_column("MLflow key", overflow="fold")
-    table.add_column("because", overflow="fold")
+    columns = [
+        Column(""),
+        *([Column("skrl tag", "key")] if with_tags else []),
+        Column("MLflow key", "key"),
+        Column("because", "flex"),
+    ]
+    rows: list[list[Cell]] = []
     for d in sorted(decisions, key=lambda d: (not d.logged, d.name.key)):
-        mark = "[green]✓ logged[/]" if d.logged else "[red]✗ dropped[/]"
+        mark = Text("✓ logged", style="green") if d.logged else Text("✗ dropped", style="red")
         if d.excluded_by:
             why = f"excluded by {', '.join(map(repr, d.excluded_by))}"
         elif d.matched_by:
@@ -39,23 +40,21 @@ def decisions_table(decisions: Sequence[Decision], source: str) -> Table:
             why = "no include patterns: everything is logged"
         else:
             why = "no include pattern matches"
-        cells = [mark, *([d.name.tag or "-"] if with_tags else []), d.name.key, why]
-        table.add_row(*cells)
-    return table
+        rows.append([mark, *([d.name.tag or "-"] if with_tags else []), d.name.key, why])
+    title = (
+        f"{logged} of {len(decisions)} metrics logged, {len(decisions) - logged} dropped "
+        f"· names from {source}"
+    )
+    return FittedTable(columns, rows, title=title)
 
 
-def unmatched_table(reports: Sequence[PatternReport]) -> Table:
+def unmatched_table(reports: Sequence[PatternReport]) -> FittedTable:
     """One row per pattern that matched nothing."""
-    table = Table(
+    columns = [Column("pattern", "key"), Column("kind"), Column("problem", "flex")]
+    rows: list[list[Cell]] = [[repr(r.pattern), r.kind, r.explain()] for r in reports]
+    return FittedTable(
+        columns,
+        rows,
         title=f"{len(reports)} pattern(s) match nothing",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
         title_style="bold red",
     )
-    table.add_column("pattern", overflow="fold")
-    table.add_column("kind", no_wrap=True)
-    table.add_column("problem", overflow="fold")
-    for report in reports:
-        table.add_row(repr(report.pattern), report.kind, report.explain())
-    return table

@@ -1,21 +1,28 @@
-"""Pure rendering for ``pat inspect``: data in, ``rich.table.Table`` out."""
+"""Pure rendering for ``pat inspect``: data in, a table fitted to the console out.
+
+Metric keys, skrl tags and MLflow keys are never wrapped (see :mod:`pat_cli.commands._fit`).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich import box
-from rich.table import Table
+from rich.text import Text
 
 from pat_cli import _format
 from pat_cli._sparkline import render
+from pat_cli.commands._fit import Column, FittedTable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from pat_cli._histories import Summary
     from pat_cli._mlflow_store import RunInfo
+    from pat_cli.commands._fit import Cell
     from pat_skrl_mlflow import TagStats
+
+TREND_MIN, TREND_MAX = 8, 20
+"""Sparkline bars: as many as fit, within these."""
 
 
 def run_title(run: RunInfo) -> str:
@@ -25,71 +32,70 @@ def run_title(run: RunInfo) -> str:
 
 
 def metrics_table(
-    run: RunInfo, summaries: Sequence[Summary], caption: str, *, width: int = 100
-) -> Table:
+    run: RunInfo, summaries: Sequence[Summary], caption: str, *, width: int | None = None
+) -> FittedTable:
     """One row per metric key: count, step range, last, min, max and a sparkline.
 
-    The sparkline gets what is left of ``width`` (the console's), between 8 and 20 characters.
+    Laid out when printed, at the console's width (at most ``width``): each key is whole on
+    one line. The sparkline gets what is left, 8 to 20 bars; when a row cannot hold its key,
+    its numbers and 8 bars, every key gets a line of its own with its numbers on an indented
+    line below. A key longer than the whole line is folded at the width (the one exception).
     """
-    table = Table(
-        title=run_title(run),
-        caption=caption,
-        title_justify="left",
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    headers = ("key", "points", "steps", "last", "min", "max")
-    rows = [
-        (
-            s.key,
-            _format.number(s.count) + (f" ({s.nan_count} nan)" if s.nan_count else ""),
-            f"{_format.number(s.first_step)}\u2013{_format.number(s.last_step)}",
-            _format.number(s.last),
-            _format.number(s.min),
-            _format.number(s.max),
-        )
-        for s in summaries
+    columns = [
+        Column("key", "key"),
+        *(Column(h, justify="right") for h in ("points", "steps", "last", "min", "max")),
+        Column("trend", "flex", minimum=TREND_MIN, maximum=TREND_MAX),
     ]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    spacing = len(headers) + 3  # one space between columns (collapsed padding), plus the edges
-    # Numbers never wrap; the key column folds to what is left, the trend gets 8-20 bars.
-    key_width = min(widths[0], 40)
-    trend_width = max(8, min(20, width - spacing - sum(widths[1:]) - min(key_width, 16)))
-    table.add_column("key", overflow="fold", ratio=1)
-    for name in headers[1:]:
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("trend", no_wrap=True, width=trend_width)
-    for cells, s in zip(rows, summaries, strict=True):
-        table.add_row(*cells, render(s.trend, trend_width))
-    return table
+    rows: list[list[Cell]] = []
+    for s in summaries:
+
+        def trend(bars: int, means: Sequence[float] = s.trend) -> str:
+            return render(means, bars)
+
+        rows.append(
+            [
+                s.key,
+                _format.number(s.count) + (f" ({s.nan_count} nan)" if s.nan_count else ""),
+                f"{_format.number(s.first_step)}\u2013{_format.number(s.last_step)}",
+                _format.number(s.last),
+                _format.number(s.min),
+                _format.number(s.max),
+                trend,
+            ]
+        )
+    return FittedTable(columns, rows, title=run_title(run), caption=caption, width=width)
 
 
-def tracking_table(records: Sequence[TagStats], kept: Mapping[str, bool], title: str) -> Table:
-    """One row per tracked tag: key, reduction, values, last value, kept or dropped."""
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-        caption="reducer: how values within one logging window become one MLflow point",
-        caption_justify="left",
-    )
-    table.add_column("skrl tag", overflow="fold", ratio=1)
-    table.add_column("MLflow key", overflow="fold", ratio=1)
-    table.add_column("reducer", no_wrap=True)
-    table.add_column("values", justify="right", no_wrap=True)
-    table.add_column("last", justify="right", no_wrap=True)
-    table.add_column("filter", no_wrap=True)
-    for r in records:
-        table.add_row(
+def tracking_table(
+    records: Sequence[TagStats], kept: Mapping[str, bool], title: str
+) -> FittedTable:
+    """One row per tracked tag: tag, MLflow key, reducer, values, last value, kept or dropped.
+
+    Tags and keys are whole on one line each: side by side when they fit, else the key under
+    its tag (see :mod:`pat_cli.commands._fit`).
+    """
+    columns = [
+        Column("skrl tag", "key"),
+        Column("MLflow key", "key"),
+        Column("reducer"),
+        Column("values", justify="right"),
+        Column("last", justify="right"),
+        Column("filter"),
+    ]
+    rows: list[list[Cell]] = [
+        [
             r.tag,
             r.key,
             r.reducer,
             _format.number(r.count),
             _format.number(r.last),
-            "[green]kept[/]" if kept[r.tag] else "[red]dropped[/]",
-        )
-    return table
+            Text("kept", style="green") if kept[r.tag] else Text("dropped", style="red"),
+        ]
+        for r in records
+    ]
+    return FittedTable(
+        columns,
+        rows,
+        title=title,
+        caption="reducer: how values within one logging window become one MLflow point",
+    )
