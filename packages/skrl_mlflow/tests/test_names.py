@@ -8,7 +8,8 @@ from pathlib import Path
 import skrl
 
 from pat_core import is_valid_mlflow_key
-from pat_skrl_mlflow import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases
+from pat_skrl_mlflow import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases, skrl_tag_of_key
+from pat_skrl_mlflow._names import make_mapper
 
 TAG = re.compile(r"""(?:track_data\(|tracking_data\[)\s*f?"([^"]+)\"""")
 DYNAMIC = {"Info / {k}"}  # environment info: the generic mapping by design
@@ -52,3 +53,15 @@ def test_readme_publishes_the_full_table():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     rows = set(re.findall(r"^\| `(.+)` \| `(.+)` \|$", readme, flags=re.MULTILINE))
     assert rows == set(SKRL_ALIASES.items())
+
+
+def test_a_logged_key_leads_back_to_its_tag_as_the_mapper_named_it():
+    """skrl_tag_of_key inverts the mapper for every standard and per-agent tag."""
+    mapper = make_mapper(["agent_0", "blue"])
+    tags = [*SKRL_ALIASES, *(f"{t} ({u})" for t in PER_AGENT_TAGS for u in ("agent_0", "blue"))]
+    for tag in tags:
+        key = mapper.key(tag)
+        assert skrl_tag_of_key(key) == (tag, key)
+        assert skrl_tag_of_key(f"{key}/std") == (tag, key)  # a derived statistic: its tag's key
+    assert skrl_tag_of_key("Episode_Reward/alive") is None
+    assert skrl_tag_of_key("my_metric") is None

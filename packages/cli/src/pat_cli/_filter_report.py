@@ -22,6 +22,8 @@ class Name:
 
     key: str
     tag: str | None = None
+    decided_by: str | None = None
+    """The key the filter sees, when not ``key``: a derived ``<key>/<stat>`` goes with its tag."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def analyse(
     excludes = [(p, MetricFilter(None, [p])) for p in exclude]
     decisions = []
     for name in names:
-        tag, key = (name.tag, name.key) if name.tag else (name.key, None)
+        tag, key = (name.tag, name.decided_by or name.key) if name.tag else (name.key, None)
         logged = overall.allows(tag, key)
         decisions.append(
             Decision(

@@ -120,11 +120,16 @@ def device(value: str | None) -> str:
 
 
 def filter_patterns(
-    include: list[str] | None, include_file: Path | None, exclude: list[str] | None
+    include: list[str] | None,
+    include_file: Path | None,
+    exclude: list[str] | None,
+    *,
+    include_name: str = "--metric-filter",
 ) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
     """Include patterns (options then file; ``None``: log everything) and exclude patterns.
 
-    Each pattern is compiled on its own so the error names the option it came from.
+    Each pattern is compiled on its own so the error names the option (or argument,
+    ``include_name``) it came from.
     """
     from pat_core import MetricFilter, read_pattern_file
 
@@ -143,7 +148,7 @@ def filter_patterns(
                 "a file with at least one pattern (an empty filter would drop every metric)",
             )
     for option, values, as_include in (
-        ("--metric-filter", patterns, True),
+        (include_name, patterns, True),
         ("--exclude", list(exclude or []), False),
     ):
         for pattern in values:

@@ -17,7 +17,7 @@ from pat_skrl_mlflow._compat import create_mlflow_logging_wrapper
 from pat_skrl_mlflow._durable import OFFLINE_PREFIX, spool_directory
 from pat_skrl_mlflow._instrument import Instrumentation
 from pat_skrl_mlflow._liveness import left_running
-from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases
+from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases, skrl_tag_of_key
 from pat_skrl_mlflow._pacing import log_every
 from pat_skrl_mlflow._pipeline import SkippedMetricWarning
 from pat_skrl_mlflow._report import Summary, TagStats
@@ -81,6 +81,7 @@ __all__ = [
     "open_store",
     "protect",
     "skrl_aliases",
+    "skrl_tag_of_key",
     "spool_directory",
     "start_run",
     "sync_spool",

@@ -15,7 +15,7 @@ from pat_core import MetricNameMapper, to_mlflow_key
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["PER_AGENT_TAGS", "SKRL_ALIASES", "make_mapper", "skrl_aliases"]
+__all__ = ["PER_AGENT_TAGS", "SKRL_ALIASES", "make_mapper", "skrl_aliases", "skrl_tag_of_key"]
 
 
 def _extremes(tag: str, key: str) -> dict[str, str]:
@@ -74,6 +74,28 @@ def skrl_aliases(uids: Iterable[str] = ()) -> dict[str, str]:
         for tag in PER_AGENT_TAGS:
             table[f"{tag} ({uid})"] = f"{prefix}/{SKRL_ALIASES[tag]}"
     return table
+
+
+def skrl_tag_of_key(key: str) -> tuple[str, str] | None:
+    """The skrl tag pat logs under ``key``, and the key pat's filter decides it by.
+
+    A standard key (``policy_loss`` -> ``Loss / Policy loss``), a multi-agent one
+    (``agent_0/policy_loss`` -> ``Loss / Policy loss (agent_0)``) or a statistic derived
+    from one (``episode_reward_mean/std``: decided with its tag's key,
+    ``episode_reward_mean``). None for keys no standard skrl tag is logged under.
+    """
+    if (tag := _BY_KEY.get(key)) is not None:
+        return tag, key
+    head, _, tail = key.rpartition("/")
+    if head and (tag := _PER_AGENT_BY_KEY.get(tail)) is not None and "/" not in head:
+        return f"{tag} ({head})", key
+    if head and (base := skrl_tag_of_key(head)) is not None:
+        return base[0], base[1]
+    return None
+
+
+_BY_KEY = {key: tag for tag, key in SKRL_ALIASES.items()}
+_PER_AGENT_BY_KEY = {SKRL_ALIASES[tag]: tag for tag in PER_AGENT_TAGS}
 
 
 def make_mapper(uids: Iterable[str] = (), extra: dict[str, str] | None = None) -> MetricNameMapper:

@@ -11,6 +11,8 @@ from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
 from pat_cli._options import Exclude, Experiment, JsonOutput, TrackingUri
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pat_cli._filter_report import Name
 
 
@@ -28,13 +30,18 @@ def filter_(
     run: Annotated[
         str | None,
         typer.Option(
-            "--run", help="Take the names from this MLflow run's metric keys.", show_default=False
+            "--run",
+            help="Take the names from this MLflow run's metric keys (the default source: the "
+            "latest run of the current experiment, as in `pat inspect metrics`).",
+            show_default=False,
         ),
     ] = None,
     keys_file: Annotated[
         Path | None,
         typer.Option(
-            "--keys-file", help="Take the names from this file, one per line.", show_default=False
+            "--keys-file",
+            help="Take the names from this file, one per line ('#' starts a comment line).",
+            show_default=False,
         ),
     ] = None,
     task: Annotated[
@@ -66,26 +73,29 @@ def filter_(
 ) -> None:
     """Show which metric names a filter logs and drops, and the patterns that match nothing.
 
+    Names come from a run (the latest one when no source is given), a file of keys or a
+    short live rollout. Keys of a run or file are matched with the skrl tag pat logs them
+    for, as in training: 'Loss / *' selects policy_loss and value_loss.
+
     Example: pat dry-run filter 'Loss / *' --exclude '*_min' --task CartPole-v1
     """
     from pat_cli._filter_report import analyse
     from pat_cli._train_plan import filter_patterns, positive
 
     given = [o for o, v in (("--run", run), ("--keys-file", keys_file), ("--task", task)) if v]
-    if len(given) != 1:
+    if len(given) > 1:
         fail(
-            f"expected exactly one source of names: --run RUN_ID, --keys-file FILE or --task TASK "
-            f"(got {', '.join(given) if given else 'none'})."
+            f"expected one source of names: --run RUN_ID, --keys-file FILE or --task TASK "
+            f"(got {', '.join(given)})."
         )
     positive("--timesteps", timesteps)
-    include, excluded = filter_patterns(patterns, None, exclude)
-    if run is not None:
-        names, source = _from_run(run, tracking_uri, experiment)
-    elif keys_file is not None:
+    include, excluded = filter_patterns(patterns, None, exclude, include_name="PATTERN")
+    if keys_file is not None:
         names, source = _from_file(keys_file), f"file {keys_file}"
-    else:
-        assert task is not None
+    elif task is not None:
         names, source = _from_rollout(task, algorithm, timesteps)
+    else:
+        names, source = _from_run(run, tracking_uri, experiment)
     decisions, unmatched = analyse(names, include, excluded)
 
     if json_output:
@@ -131,29 +141,42 @@ def filter_(
 
 
 def _from_run(
-    run_id: str, tracking_uri: str | None, experiment: str | None
+    run_id: str | None, tracking_uri: str | None, experiment: str | None
 ) -> "tuple[list[Name], str]":
-    from pat_cli._filter_report import Name
     from pat_cli._mlflow_store import open_run, resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
     _, info = open_run(uri, run_id, experiment)  # a sqlite store is read without MLflow
     if not info.metric_keys:
         fail(f"run {info.run_id} has no metrics to filter.", code=DOMAIN_ERROR)
-    return [Name(k) for k in info.metric_keys], f"run {info.run_id}"
+    latest = "" if run_id else " (the latest; choose another with --run)"
+    return _named(info.metric_keys), f"run {info.run_id}{latest}"
 
 
 def _from_file(path: Path) -> "list[Name]":
-    from pat_cli._filter_report import Name
+    from pat_core import read_pattern_file
 
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = read_pattern_file(path)  # the same lines: stripped, blank and '#' ones skipped
     except (OSError, UnicodeDecodeError) as error:
         bad_option("--keys-file", str(path), f"a readable text file, one name per line ({error})")
-    names = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+    names = list(dict.fromkeys(lines))
     if not names:
         bad_option("--keys-file", str(path), "a file with at least one metric name")
-    return [Name(n) for n in names]
+    return _named(names)
+
+
+def _named(keys: "Sequence[str]") -> "list[Name]":
+    """MLflow keys with the skrl tags pat logs them for: the filter sees both, as in training."""
+    from pat_cli._filter_report import Name
+    from pat_skrl_mlflow import skrl_tag_of_key
+
+    names = []
+    for key in keys:
+        found = skrl_tag_of_key(key)
+        tag, decided_by = found if found else (None, None)
+        names.append(Name(key, tag, decided_by if decided_by != key else None))
+    return names
 
 
 def _from_rollout(
