@@ -70,6 +70,8 @@ COMMANDS = (
     ("inspect",),
     ("inspect", "metrics"),
     ("inspect", "tracking-data"),
+    ("runs",),
+    ("compare",),
     ("dry-run",),
     ("dry-run", "filter"),
     ("setup",),

@@ -178,8 +178,8 @@ def find_run(
 def _run_not_found(run_id: str, tracking_uri: str, why: str) -> NoReturn:
     fail(
         f"run {run_id!r} not found in {tracking_uri}: {why}",
-        hint="list runs with `mlflow runs list --experiment-id ID` or omit RUN_ID "
-        "to use the latest run.",
+        hint="list the runs with `pat runs` (`--experiment NAME` for one experiment), or "
+        "omit RUN_ID to use the latest run.",
         code=DOMAIN_ERROR,
     )
 

@@ -18,6 +18,7 @@ import math
 import os
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -43,6 +44,44 @@ EXPERIMENTS_LISTED = 1000
 MAX_KEY_PARAMETERS = 500
 RUN_NAME_TAG = "mlflow.runName"
 POINT_DTYPE = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
+
+
+@dataclass(frozen=True)
+class ListedRun:
+    """One run of a listing (``pat runs``): what names it, when it ran, a few latest values."""
+
+    run_id: str
+    run_name: str
+    status: str
+    experiment_id: str
+    experiment_name: str
+    start_time: int | None
+    """Milliseconds since the epoch, as MLflow stores it."""
+    end_time: int | None
+    """Milliseconds since the epoch; ``None`` while the run has not ended."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """The latest value of each asked-for key the run has (NaN for a NaN point)."""
+
+
+@dataclass(frozen=True)
+class RunListing:
+    """The newest runs of the experiments searched, newest first."""
+
+    runs: list[ListedRun]
+    experiments: tuple[str, ...]
+    """Names of the experiments searched (one when an experiment was chosen)."""
+    tracking_uri: str
+    chosen: bool
+    """Whether one experiment was chosen (``--experiment``, the environment) or all searched."""
+
+
+class UnknownExperimentError(LookupError):
+    """The chosen experiment is not in the store; ``known`` names those that are."""
+
+    def __init__(self, wanted: str, known: Sequence[str]) -> None:
+        super().__init__(wanted)
+        self.wanted = wanted
+        self.known = tuple(known)
 
 
 class SqliteStore:
@@ -90,6 +129,30 @@ class SqliteStore:
         except sqlite3.Error:
             return None
         return row is not None
+
+    def list_runs(
+        self, experiment: str | None, *, limit: int, status: str | None, keys: Sequence[str]
+    ) -> RunListing | None:
+        """The newest ``limit`` active runs, as MLflow's ``search_runs`` orders them.
+
+        The experiment is chosen as ``find_run`` chooses it (``experiment_choice``): one by
+        name or id, else every active experiment. ``status`` keeps only runs with that status;
+        ``keys`` are the metric keys whose latest values are read. ``None`` where MLflow must
+        decide (an experiment id that is not a number, a name held twice, an unreadable file).
+
+        Raises:
+            UnknownExperimentError: The chosen experiment is not in the store.
+        """
+        try:
+            with closing(self.connect()) as db:
+                found = self._listed_experiments(db, experiment)
+                if found is None:
+                    return None
+                experiments, chosen = found
+                runs = self._listed_runs(db, experiments, limit, status, keys)
+        except sqlite3.Error:
+            return None
+        return RunListing(runs, tuple(experiments.values()), self.tracking_uri, chosen)
 
     def summary_rows(
         self, run_id: str, keys: Sequence[str], buckets: int, huge: float
@@ -172,6 +235,116 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def _listed_experiments(
+        self, db: sqlite3.Connection, experiment: str | None
+    ) -> tuple[dict[int, str], bool] | None:
+        """``{id: name}`` of the experiments to list runs of, and whether one was chosen."""
+        name, experiment_id = experiment_choice(experiment)
+        if name:
+            rows = db.execute(
+                "SELECT experiment_id, name FROM experiments WHERE name = ?", (name,)
+            ).fetchall()
+        elif experiment_id:
+            if not experiment_id.isdigit():
+                return None
+            rows = db.execute(
+                "SELECT experiment_id, name FROM experiments WHERE experiment_id = ?",
+                (int(experiment_id),),
+            ).fetchall()
+        else:
+            return dict(db.execute(_ACTIVE_EXPERIMENTS, (EXPERIMENTS_LISTED,)).fetchall()), False
+        if len(rows) > 1:
+            return None
+        if not rows:
+            known = [row[1] for row in db.execute(_ACTIVE_EXPERIMENTS, (EXPERIMENTS_LISTED,))]
+            raise UnknownExperimentError(name or str(experiment_id), known)
+        return dict(rows), True
+
+    def _listed_runs(
+        self,
+        db: sqlite3.Connection,
+        experiments: dict[int, str],
+        limit: int,
+        status: str | None,
+        keys: Sequence[str],
+    ) -> list[ListedRun]:
+        if not experiments:
+            return []
+        ids = list(experiments)
+        # Experiment ids are whole numbers read from the file itself: inlined, not bound
+        # (a store can hold more experiments than a statement may bind parameters).
+        where = f"experiment_id IN ({', '.join(str(int(i)) for i in ids)})"
+        where += " AND lifecycle_stage = 'active'"
+        parameters: tuple[Any, ...] = ()
+        if status:
+            where += " AND status = ?"
+            parameters = (status,)
+        rows = db.execute(
+            "SELECT run_uuid, name, status, experiment_id, start_time, end_time FROM runs "
+            f"WHERE {where} "
+            "ORDER BY start_time IS NULL, start_time DESC, run_uuid LIMIT ?",
+            (*parameters, limit),
+        ).fetchall()
+        uuids = [row[0] for row in rows]
+        latest = self._latest_values(db, uuids, keys)
+        unnamed = [row[0] for row in rows if not row[1]]
+        names = dict(
+            self._in_chunks(
+                db,
+                "SELECT run_uuid, value FROM tags WHERE key = ? AND run_uuid IN ({marks})",
+                (RUN_NAME_TAG,),
+                unnamed,
+            )
+        )
+        return [
+            ListedRun(
+                run_id=uuid,
+                run_name=name or names.get(uuid, ""),
+                status=run_status,
+                experiment_id=str(experiment_id),
+                experiment_name=experiments.get(experiment_id, ""),
+                start_time=start,
+                end_time=end,
+                metrics=latest.get(uuid, {}),
+            )
+            for uuid, name, run_status, experiment_id, start, end in rows
+        ]
+
+    def _latest_values(
+        self, db: sqlite3.Connection, uuids: Sequence[str], keys: Sequence[str]
+    ) -> dict[str, dict[str, float]]:
+        wanted = sorted(set(keys))
+        if not wanted or not uuids:
+            return {}
+        values: dict[str, dict[str, float]] = {}
+        fixed: tuple[str, ...] = ()
+        if len(wanted) > MAX_KEY_PARAMETERS // 2:  # read every key; the others are dropped
+            query = "SELECT run_uuid, key, value, is_nan FROM latest_metrics"
+            query += " WHERE run_uuid IN ({marks})"
+        else:
+            query = "SELECT run_uuid, key, value, is_nan FROM latest_metrics "
+            query += f"WHERE key IN ({', '.join('?' * len(wanted))}) AND run_uuid IN ({{marks}})"
+            fixed = tuple(wanted)
+        keep = set(wanted)
+        for uuid, key, value, is_nan in self._in_chunks(db, query, fixed, uuids):
+            if key in keep:
+                values.setdefault(uuid, {})[key] = math.nan if is_nan else float(value)
+        return values
+
+    @staticmethod
+    def _in_chunks(
+        db: sqlite3.Connection, query: str, fixed: tuple[Any, ...], items: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """``query`` (its ``{marks}`` an ``IN`` list of ``items``) run over bounded chunks."""
+        rows: list[tuple[Any, ...]] = []
+        step = MAX_KEY_PARAMETERS // 2
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            rows += db.execute(
+                query.format(marks=", ".join("?" * len(chunk))), (*fixed, *chunk)
+            ).fetchall()
+        return rows
+
     def _run_info(self, db: sqlite3.Connection, run_id: str) -> RunInfo | None:
         run = db.execute(
             "SELECT r.run_uuid, r.name, r.status, r.experiment_id, e.name "
@@ -209,6 +382,12 @@ class SqliteStore:
             latest=latest,
             tags=tags,
         )
+
+
+_ACTIVE_EXPERIMENTS = (
+    "SELECT experiment_id, name FROM experiments WHERE lifecycle_stage = 'active' "
+    "ORDER BY creation_time DESC, experiment_id LIMIT ?"
+)
 
 
 def _where(run_id: str, keys: Sequence[str]) -> tuple[str, tuple[Any, ...]]:

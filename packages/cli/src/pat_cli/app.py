@@ -38,6 +38,16 @@ class PatGroup(LazyGroup):
             "Look at what a run logged, or at what an agent tracks before a long run.",
         ),
         LazyCommand(
+            "runs",
+            "pat_cli.commands.runs:runs",
+            "List the runs of an experiment, newest first, with their latest key metrics.",
+        ),
+        LazyCommand(
+            "compare",
+            "pat_cli.commands.compare:compare",
+            "Compare runs side by side: per metric key, each run's last and best value.",
+        ),
+        LazyCommand(
             "dry-run",
             "pat_cli.commands.dry_run:app",
             "See what a setting would do before a long run (nothing is trained or logged).",
