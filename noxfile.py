@@ -7,6 +7,7 @@ declaration fails the tests instead of being hidden by a shared virtualenv.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -66,12 +67,38 @@ def _bytecode_cache(session: nox.Session) -> dict[str, str]:
     }
 
 
+SOURCES = [ROOT / "packages" / directory / "src" for directory in PACKAGES]
+PLANTED = {
+    # one violation per contract: a layer imported upwards, another package's private
+    # module, and a cycle between two modules of one package
+    "pat_core/__init__.py": "import pat_cli.app\n",
+    "pat_env_metrics/__init__.py": "import pat_skrl_mlflow._sink\n",
+    "pat_skrl_mlflow/_sink.py": "import pat_skrl_mlflow._sender\n",
+}
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff lint and format check over the whole repository."""
+    """Ruff lint and format check, and the packages' import contract (import-linter)."""
     _sync(session, "--only-group", "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    path = os.pathsep.join(map(str, SOURCES))
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": path})
+    # The contract can fail: on a copy of the sources with planted violations, it must.
+    planted = Path(session.create_tmp()) / "planted"
+    shutil.rmtree(planted, ignore_errors=True)
+    for source in SOURCES:
+        shutil.copytree(source, planted, dirs_exist_ok=True)
+    for module, line in PLANTED.items():
+        with (planted / module).open("a") as file:
+            file.write(line)
+    output = session.run(
+        "lint-imports", "--no-cache", env={"PYTHONPATH": str(planted)}, silent=True,
+        success_codes=[1],
+    )  # fmt: skip
+    if "Contracts: 0 kept, 3 broken." not in str(output):
+        session.error(f"the planted violations did not break each contract:\n{output}")
 
 
 @nox.session

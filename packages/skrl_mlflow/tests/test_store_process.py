@@ -210,7 +210,7 @@ def test_processes_opening_one_new_sqlite_file_at_once_all_start(
         import os, sys, time
         while not os.path.exists({str(go)!r}):
             time.sleep(0.01)
-        from pat_skrl_mlflow._store_client import StoreServer
+        from pat_skrl_mlflow._store_server import StoreServer
         outcome, value = StoreServer({uri!r}).answer("check", None)
         print(outcome, value)
         sys.exit(0 if outcome == "ok" else 1)

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
-from urllib.parse import unquote
 
 from pat_cli._errors import DOMAIN_ERROR, fail
+from pat_cli._run_info import PROCESS_TAGS, RunInfo
+from pat_cli._store_address import experiment_choice, resolve_tracking_uri, sqlite_path
+
+__all__ = [
+    "RunInfo",  # also here for the commands: they read runs through this module
+    "find_run",
+    "open_client",
+    "open_run",
+    "resolve_tracking_uri",
+]
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -24,59 +31,6 @@ if TYPE_CHECKING:
 # A CLI that reads a store should fail in seconds on a dead server, not retry for minutes
 # (MLflow's defaults: 7 retries with back-off and a 120 s timeout). Users can still override.
 _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
-
-
-PROCESS_TAGS = ("pat.host", "pat.pid", "pat.boot_id")
-"""The tags ``pat_skrl_mlflow.left_running`` reads."""
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What a command needs to name a run in its output."""
-
-    run_id: str
-    run_name: str
-    status: str
-    experiment_id: str
-    experiment_name: str
-    tracking_uri: str
-    latest: dict[str, float]
-    """The latest value of each metric key (MLflow's: the one at the highest step)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """pat's process tags (``PROCESS_TAGS``): what tells a run left RUNNING."""
-
-    @property
-    def metric_keys(self) -> tuple[str, ...]:
-        """The run's metric keys, sorted."""
-        return tuple(sorted(self.latest))
-
-
-def resolve_tracking_uri(option: str | None) -> str:
-    """``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else MLflow's default store.
-
-    MLflow's default is ``sqlite:///<cwd>/mlflow.db``; pat never falls back to a legacy
-    ``./mlruns`` file store on its own (MLflow would, when one exists): that takes an explicit
-    ``file:`` URI.
-    """
-    if option:
-        return option
-    if env := os.environ.get("MLFLOW_TRACKING_URI"):
-        return env
-    return default_tracking_uri()
-
-
-def default_tracking_uri() -> str:
-    """``sqlite:///<cwd>/mlflow.db``, as MLflow writes it."""
-    return f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:`` URI (``None`` for other stores or in-memory)."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix):
-        return None
-    path = unquote(uri[len(prefix) :].split("?", 1)[0])
-    return Path(path) if path and path != ":memory:" else None
 
 
 def open_run(
@@ -131,16 +85,6 @@ def _fail_on_missing_database(tracking_uri: str) -> None:
             hint="run `pat train` here first, or pass --tracking-uri / set MLFLOW_TRACKING_URI.",
             code=DOMAIN_ERROR,
         )
-
-
-def experiment_choice(experiment: str | None) -> tuple[str | None, str | None]:
-    """``(name, id)`` of the experiment whose latest run is meant (both ``None``: any).
-
-    ``experiment``, else ``MLFLOW_EXPERIMENT_NAME``, else ``MLFLOW_EXPERIMENT_ID``.
-    """
-    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-    experiment_id = None if name else os.environ.get("MLFLOW_EXPERIMENT_ID")
-    return name or None, experiment_id or None
 
 
 def find_run(

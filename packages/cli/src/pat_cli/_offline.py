@@ -69,7 +69,7 @@ def store_writer(tracking_uri: str, system_metrics: bool) -> ProcessClient | Non
 
     if system_metrics or not use_process(tracking_uri):
         return None
-    from pat_cli._mlflow_store import sqlite_path
+    from pat_cli._store_address import sqlite_path
     from pat_skrl_mlflow import ProcessClient
 
     database = sqlite_path(tracking_uri)

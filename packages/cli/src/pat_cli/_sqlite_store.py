@@ -24,7 +24,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from pat_cli._mlflow_store import PROCESS_TAGS, RunInfo, experiment_choice, sqlite_path
+from pat_cli._run_info import PROCESS_TAGS, RunInfo
+from pat_cli._store_address import experiment_choice, sqlite_path
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

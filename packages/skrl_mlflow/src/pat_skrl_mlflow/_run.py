@@ -227,7 +227,7 @@ def set_tags(
 def _items(client: Any, kind: Literal["param", "tag"], values: Mapping[str, str]) -> list[Any]:
     """MLflow's ``Param``/``RunTag`` entities, or plain items for pat's own clients."""
     if getattr(client, "takes_plain_items", False):
-        from pat_skrl_mlflow._store_client import Item
+        from pat_skrl_mlflow._store_views import Item
 
         return [Item(k, v) for k, v in values.items()]
     from mlflow.entities import Param, RunTag

@@ -16,7 +16,7 @@ at once, then ``(kind, payload)`` per
 request. ``("metrics", (run_id, points))`` is answered ``("ok", "")``, ``("rejected",
 reason)`` or ``("unavailable", reason)`` -- the outcomes of
 :class:`~pat_skrl_mlflow._sink.MlflowSink.write`; the other kinds are client calls. The
-child's :class:`~pat_skrl_mlflow._store_client.StoreServer` answers them all. The child
+child's :class:`~pat_skrl_mlflow._store_server.StoreServer` answers them all. The child
 ignores Ctrl-C (the parent decides when it ends) and exits when its stdin closes, so it
 never outlives the parent.
 """
@@ -266,7 +266,7 @@ def _stop(child: subprocess.Popen[bytes] | None, timeout: float = 1.0) -> None:
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The child: open the store, then answer each request until stdin closes."""
-    from pat_skrl_mlflow._store_client import StoreServer
+    from pat_skrl_mlflow._store_server import StoreServer
 
     server = StoreServer(*_receive(stdin))
     while True:

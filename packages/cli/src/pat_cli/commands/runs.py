@@ -192,8 +192,8 @@ def _client_experiments(
 ) -> "tuple[list[MlflowExperiment], bool]":
     from mlflow.exceptions import MlflowException
 
-    from pat_cli._mlflow_store import experiment_choice
     from pat_cli._sqlite_store import UnknownExperimentError
+    from pat_cli._store_address import experiment_choice
 
     name, experiment_id = experiment_choice(experiment)
     if not name and not experiment_id:

@@ -129,7 +129,7 @@ def filter_(
         }
         typer.echo(json.dumps(payload, indent=2))
     else:
-        from pat_cli.commands.dry_run._tables import decisions_table, unmatched_table
+        from pat_cli.commands._filter_tables import decisions_table, unmatched_table
 
         console.print(decisions_table(decisions, source))
         if unmatched:

@@ -96,7 +96,7 @@ def tracking_data(
         typer.echo(json.dumps(payload, indent=2))
         return
 
-    from pat_cli.commands.dry_run._tables import unmatched_table
+    from pat_cli.commands._filter_tables import unmatched_table
     from pat_cli.commands.inspect._tables import tracking_table
 
     title = (

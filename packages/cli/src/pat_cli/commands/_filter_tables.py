@@ -1,4 +1,4 @@
-"""Pure rendering for ``pat dry-run filter``: tables fitted to the console.
+"""Pure rendering of filter decisions (`pat dry-run filter`, `pat inspect tracking-data`).
 
 MLflow keys, skrl tags and patterns are never wrapped (see :mod:`pat_cli.commands._fit`);
 the reasons fold.
