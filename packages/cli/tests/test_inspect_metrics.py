@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +248,164 @@ def test_database_summary_equals_per_key_histories(store):
             # SQL stores keep +inf as the largest double.
             assert summary.max == min(real.max(), np.finfo(np.float64).max)
             assert summary.min == real.min()
+
+
+# 26 filler keys sort before the three a user looks for first; 29 keys in all, more than a page.
+MANY_KEYS = [f"Episode_Reward/term_{i:02d}" for i in range(26)] + [
+    "learning_rate",
+    "policy_loss",
+    "value_loss",
+]
+
+
+def many_keys_run(store, *, with_nan_key: bool = False) -> str:
+    series = {key: ramp(30, start=float(index)) for index, key in enumerate(MANY_KEYS)}
+    if with_nan_key:
+        series["only_nan"] = [(0, math.nan), (10, math.nan)]
+    return store.log_run(series)
+
+
+def pdf_page_count(path: Path) -> int:
+    """Pages of a PDF matplotlib wrote: its page tree's ``/Count`` (object dictionaries are plain
+    text; only the page contents are compressed)."""
+
+    counts = re.findall(rb"/Type /Pages /Kids \[[^\]]*\] /Count (\d+)", path.read_bytes())
+    assert len(counts) == 1, counts
+    return int(counts[0])
+
+
+def test_plot_draws_every_key_one_png_per_24_and_names_them_after_the_table(
+    invoke, store, tmp_path
+):
+    many_keys_run(store, with_nan_key=True)
+    first, second = tmp_path / "curves.png", tmp_path / "curves-2.png"
+
+    result = invoke("inspect", "metrics", "--tracking-uri", store.uri, "--plot", str(first))
+
+    assert result.exit_code == 0, result.output
+    for image in (first, second):
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.glob("curves*")) == ["curves-2.png", "curves.png"]
+    lines = result.stdout.splitlines()
+    assert lines[-1] == (
+        f"Plot written to {first} (24 keys), {second} (5 keys); "
+        "not plotted (no finite value): only_nan."
+    )
+    # The line comes after every row of the table, and nothing about the plot goes to stderr.
+    rows = [i for i, line in enumerate(lines) if line.split()[:1] == ["value_loss"]]
+    assert len(rows) == 1
+    assert rows[0] < len(lines) - 1
+    assert result.stderr == ""
+
+
+def test_plot_json_lists_each_file_with_its_keys(invoke, store, tmp_path):
+    many_keys_run(store, with_nan_key=True)
+    image = tmp_path / "curves.svg"
+
+    result = invoke(
+        "inspect", "metrics", "--tracking-uri", store.uri, "--plot", str(image), "--json"
+    )
+
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    files = payload["plot"]
+    assert [f["file"] for f in files] == [str(image), str(tmp_path / "curves-2.svg")]
+    assert [len(f["keys"]) for f in files] == [24, 5]
+    assert [k for f in files for k in f["keys"]] == MANY_KEYS
+    assert payload["not_plotted"] == ["only_nan"]
+    assert all(Path(f["file"]).read_bytes().startswith(b"<?xml") for f in files)
+
+
+def test_plot_pdf_has_one_page_per_24_keys(invoke, store, tmp_path):
+    many_keys_run(store)
+    pdf = tmp_path / "curves.pdf"
+
+    result = invoke("inspect", "metrics", "--tracking-uri", store.uri, "--plot", str(pdf))
+
+    assert result.exit_code == 0, result.output
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert pdf_page_count(pdf) == 2
+    assert list(tmp_path.glob("curves*")) == [pdf]
+    assert result.stdout.splitlines()[-1] == f"Plot written to {pdf} (29 keys on 2 pages)."
+
+
+def test_plot_key_glob_draws_only_the_chosen_keys_on_one_page(invoke, store, tmp_path):
+    many_keys_run(store)
+    pdf = tmp_path / "losses.pdf"
+
+    result = invoke(
+        "inspect", "metrics", "--tracking-uri", store.uri, "-k", "*_loss", "--plot", str(pdf)
+    )
+
+    assert result.exit_code == 0, result.output
+    assert pdf_page_count(pdf) == 1
+    assert result.stdout.splitlines()[-1] == f"Plot written to {pdf} (2 keys)."
+
+
+def test_pages_hold_every_key_as_a_panel_title(store):
+    """Read the panels back: each key is the title of exactly one visible axes, 24 a page."""
+    from matplotlib import pyplot as plt
+    from mlflow import MlflowClient
+
+    from pat_cli._histories import read_histories
+    from pat_cli._plot import page_figures
+
+    run_id = many_keys_run(store)
+    histories = read_histories(MlflowClient(store.uri), run_id, MANY_KEYS)
+
+    titles = []
+    for figure, keys in page_figures([histories[k] for k in MANY_KEYS], title="t"):
+        shown = [ax.get_title() for ax in figure.axes if ax.get_visible()]
+        assert shown == keys
+        titles.append(shown)
+        plt.close(figure)
+
+    assert [len(page) for page in titles] == [24, 5]
+    assert [t for page in titles for t in page] == MANY_KEYS
+
+
+def test_only_nan_keys_write_no_plot_and_say_so(invoke, store, tmp_path):
+    store.log_run({"only_nan": [(0, math.nan), (10, math.nan)]})
+    image = tmp_path / "curves.png"
+
+    result = invoke("inspect", "metrics", "--tracking-uri", store.uri, "--plot", str(image))
+
+    assert result.exit_code == 0, result.output
+    assert not image.exists()
+    assert result.stdout.splitlines()[-1] == (
+        "No plot written; not plotted (no finite value): only_nan."
+    )
+
+
+def test_plot_line_is_on_stdout_of_the_real_command(store, tmp_path):
+    """As a user runs it: a pipe 80 columns wide, stdout and stderr apart."""
+    many_keys_run(store)
+    image = tmp_path / "curves.jpg"
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pat_cli",
+            "inspect",
+            "metrics",
+            "--tracking-uri",
+            store.uri,
+            "--plot",
+            str(image),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    second = tmp_path / "curves-2.jpg"
+    assert result.stdout.splitlines()[-1] == (
+        f"Plot written to {image} (24 keys), {second} (5 keys)."
+    )
+    assert image.read_bytes()[:2] == second.read_bytes()[:2] == b"\xff\xd8"
+    assert "Plotted the first" not in result.stderr

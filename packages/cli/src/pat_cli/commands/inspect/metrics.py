@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pat_cli import _format
-from pat_cli._console import console, err_console
+from pat_cli._console import console
 from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
 from pat_cli._options import Experiment, JsonOutput, TrackingUri
 
 if TYPE_CHECKING:
-    from pat_cli._histories import Summary
+    from pat_cli._histories import History, Summary
     from pat_cli._mlflow_store import RunInfo
+    from pat_cli._plot import PlotFile, Plotted
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
@@ -45,7 +46,10 @@ def metrics(
         Path | None,
         typer.Option(
             "--plot",
-            help="Also draw the chosen keys as curves into this image (png, pdf, svg, jpg).",
+            help="Also draw every chosen key as a curve, 24 panels a page: a .pdf gets one "
+            "page per 24 keys; png, svg or jpg get one image per 24 keys (curves.png, "
+            "curves-2.png, ...). Keys with no finite value are not drawn; the line after the "
+            "table lists the files and names any key left out.",
             show_default=False,
             dir_okay=False,
         ),
@@ -72,22 +76,20 @@ def metrics(
     summaries, method = summarize_run(client, run.run_id, keys, run.latest)
     elapsed = time.perf_counter() - started
 
+    plotted = None
     if plot is not None:
-        from pat_cli._plot import MAX_PLOTS, plot_histories
+        from pat_cli._plot import plot_histories
 
-        histories = read_histories(client, run.run_id, keys[:MAX_PLOTS])
-        plot_histories(
-            [histories[k] for k in keys[:MAX_PLOTS] if k in histories],
+        histories = read_histories(client, run.run_id, keys)
+        plotted = plot_histories(
+            # A key without any stored point has no history; it is left out like an all-NaN one.
+            [histories.get(k) or _empty_history(k) for k in keys],
             plot,
             title=f"run {run.run_id} · {run.experiment_name}",
         )
-        if len(keys) > MAX_PLOTS:
-            err_console.print(
-                f"Plotted the first {MAX_PLOTS} of {len(keys)} keys; choose others with --key."
-            )
 
     if json_output:
-        typer.echo(json.dumps(_payload(run, summaries, plot), indent=2))
+        typer.echo(json.dumps(_payload(run, summaries, plotted), indent=2))
         return
 
     from pat_cli.commands.inspect._tables import metrics_table
@@ -105,10 +107,36 @@ def metrics(
             f"Note: run {run.run_id} was left RUNNING: {reason}. `pat sync --mark-dead` in "
             "the directory it trained in ends it as KILLED.",
             highlight=False,
-            soft_wrap=True,
+            soft_wrap=False,  # wrapped at spaces: the run id stays whole
         )
-    if plot is not None:
-        console.print(f"Plot written to {plot}")
+    if plotted is not None:
+        console.print(_plot_line(plotted), highlight=False, soft_wrap=True)
+
+
+def _plot_line(plotted: "Plotted") -> str:
+    """Every file written with how many keys it holds, then the keys left out, if any."""
+
+    def held(file: "PlotFile") -> str:
+        count = len(file.keys)
+        pages = f" on {file.pages} pages" if file.pages > 1 else ""
+        return f"{file.path} ({count} key{'' if count == 1 else 's'}{pages})"
+
+    if plotted.files:
+        line = "Plot written to " + ", ".join(held(f) for f in plotted.files)
+    else:
+        line = "No plot written"
+    if plotted.not_plotted:
+        line += "; not plotted (no finite value): " + ", ".join(plotted.not_plotted)
+    return line + "."
+
+
+def _empty_history(key: str) -> "History":
+    import numpy as np
+
+    from pat_cli._histories import History
+
+    empty = np.array([], dtype=np.float64)
+    return History(key, empty.astype(np.int64), empty, empty.astype(np.int64))
 
 
 def _left_running(run: "RunInfo") -> str | None:
@@ -117,7 +145,9 @@ def _left_running(run: "RunInfo") -> str | None:
     return left_running(run.status, run.tags)
 
 
-def _payload(run: "RunInfo", summaries: "list[Summary]", plot: Path | None) -> dict[str, object]:
+def _payload(
+    run: "RunInfo", summaries: "list[Summary]", plotted: "Plotted | None"
+) -> dict[str, object]:
     return {
         "run_id": run.run_id,
         "run_name": run.run_name,
@@ -140,7 +170,10 @@ def _payload(run: "RunInfo", summaries: "list[Summary]", plot: Path | None) -> d
             }
             for s in summaries
         ],
-        "plot": str(plot) if plot is not None else None,
+        "plot": None
+        if plotted is None
+        else [{"file": str(f.path), "keys": list(f.keys), "pages": f.pages} for f in plotted.files],
+        "not_plotted": None if plotted is None else list(plotted.not_plotted),
     }
 
 
