@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 from pat_cli._errors import bad_option
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pat_cli._catalog import TaskChoice
+    from pat_cli._overrides import Override
 
 CPU_ISAAC_NUM_ENVS = 256
 """Isaac Lab tasks on the CPU default to this many envs (their configs assume a GPU)."""
@@ -35,14 +38,19 @@ class Prepared:
     env_metrics: dict[str, Any]
 
 
-def prepare(
+def prepare(  # noqa: PLR0917 - callers pass the first five in order
     task: str,
     algorithm: str | None,
     agent_cfg: Path | None,
     num_envs: int | None,
     device: str | None,
+    overrides: Sequence[Override] = (),
 ) -> Prepared:
-    """Validate and resolve; usage errors exit 2, an environment that cannot run exits 1."""
+    """Validate and resolve; usage errors exit 2, an environment that cannot run exits 1.
+
+    ``overrides`` (``agent.`` and ``env.`` keys) are applied and checked before torch is
+    imported: a bad one fails in about a second.
+    """
     from pat_cli import _train_plan as check
     from pat_cli._catalog import resolve_task
 
@@ -54,6 +62,8 @@ def prepare(
         from pat_cli._agent_fields import check_agent_fields
 
         check_agent_fields(user_cfg, "--agent-cfg", str(agent_cfg))
+    if overrides:
+        cfg = _overridden(cfg, choice, overrides)
     chosen_device = check.device(device)
     return Prepared(
         choice=choice,
@@ -85,6 +95,22 @@ def finish_cfg(
     experiment = cfg["agent"].setdefault("experiment", {})
     experiment["directory"] = directory or str(Path("runs") / choice.id)
     return cfg
+
+
+def _overridden(
+    cfg: dict[str, Any], choice: TaskChoice, overrides: Sequence[Override]
+) -> dict[str, Any]:
+    """The agent config with its ``agent.`` overrides; ``env.`` ones checked for gymnasium."""
+    from pat_cli._agent_fields import check_agent_fields
+    from pat_cli._overrides import NAME, apply, gym_env_kwargs
+
+    changed = apply(cfg, overrides, "agent")
+    if changed != cfg:
+        texts = " ".join(o.text for o in overrides if o.root == "agent")
+        check_agent_fields(changed, NAME, texts)  # skrl's own fields and their types
+    if choice.kind == "gymnasium":
+        gym_env_kwargs(choice.id, overrides)  # exits 2 on a keyword gym.make does not take
+    return changed
 
 
 def _agent_config(

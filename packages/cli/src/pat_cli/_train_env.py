@@ -29,6 +29,8 @@ class EnvSpec:
     device: str
     seed: int | None
     env_metrics: dict[str, Any]
+    overrides: tuple[Any, ...] = ()
+    """``env.`` overrides: ``gym.make`` keywords, or fields of an Isaac Lab env config."""
 
 
 def make_env(plan: EnvSpec) -> Any:
@@ -63,14 +65,17 @@ def _gymnasium(plan: EnvSpec) -> Any:
     from gymnasium.vector import AutoresetMode
     from skrl.envs.wrappers.torch import wrap_env
 
+    from pat_cli._overrides import gym_env_kwargs
     from pat_env_metrics.gymnasium import RecordEpisodeMetrics
 
+    kwargs = gym_env_kwargs(plan.task.id, plan.overrides)
     try:
         env = gym.make_vec(
             plan.task.id,
             num_envs=plan.num_envs,
             vectorization_mode="sync",
             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            **kwargs,
         )
     except gym.error.DependencyNotInstalled as error:
         fail(
@@ -95,6 +100,7 @@ def _gymnasium(plan: EnvSpec) -> Any:
 def _isaaclab(plan: EnvSpec) -> Any:
     from skrl.envs.wrappers.torch import wrap_env
 
+    from pat_cli._overrides import configure_env_cfg
     from pat_cli.tasks.isaaclab_metrics import isaaclab_metrics
     from pat_env_metrics.isaaclab import make_env as make_isaaclab_env
     from pat_env_metrics.kitless import IsaacLabError
@@ -106,6 +112,7 @@ def _isaaclab(plan: EnvSpec) -> Any:
             device=plan.device,
             seed=plan.seed,
             metrics=isaaclab_metrics(plan.task.id),
+            configure=configure_env_cfg(plan.overrides),
         )
     except IsaacLabError as error:
         fail(str(error), code=DOMAIN_ERROR)

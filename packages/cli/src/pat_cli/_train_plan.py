@@ -45,10 +45,12 @@ class TrainPlan:
     checkpoint: Path | None
     env_metrics: dict[str, Any] = field(default_factory=dict)
     offline_ok: bool = False
+    """Train although the store is unreachable (metrics spooled for ``pat sync``)."""
     output: str = "rich"
     """``rich`` (banner, progress, summary table), ``quiet`` (errors and warnings only) or
     ``json`` (one JSON object on stdout at the end)."""
-    """Train although the store is unreachable (metrics spooled for ``pat sync``)."""
+    env_overrides: tuple[Any, ...] = ()
+    """The ``env.`` overrides (``pat_cli._overrides.Override``) the env is created with."""
 
 
 def parse_interval(value: str) -> LogInterval:

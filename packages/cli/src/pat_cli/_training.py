@@ -67,7 +67,11 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     from pat_skrl_mlflow import instrument
 
     offline, writer = _check_store(plan, writer)  # fails fast, unless the writer is starting
-    env = make_env(EnvSpec(plan.task, plan.num_envs, plan.device, plan.seed, plan.env_metrics))
+    env = make_env(
+        EnvSpec(
+            plan.task, plan.num_envs, plan.device, plan.seed, plan.env_metrics, plan.env_overrides
+        )
+    )
     try:
         with quiet_setup():  # skrl warns about Isaac Lab configs' deprecated fields
             runner = Runner(env, plan.agent_cfg)

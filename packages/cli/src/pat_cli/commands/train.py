@@ -26,6 +26,17 @@ _HELP_INTERVAL = (
 
 
 def train(
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="KEY=VALUE",
+            help="Config overrides in Hydra's grammar, after the options: agent.KEY for skrl's "
+            "runner config (agent.agent.learning_rate=1e-4, agent.trainer.timesteps=4800), "
+            "env.KEY for the env (gym.make keywords: env.max_episode_steps=100; Isaac Lab's env "
+            "config: env.scene.num_envs=512); +KEY=VALUE adds a key, ~KEY deletes one.",
+            show_default=False,
+        ),
+    ] = None,
     *,
     task: Annotated[
         str | None,
@@ -114,13 +125,20 @@ def train(
     list_tasks: Annotated[
         bool, typer.Option("--list-tasks", help="List the tasks that run here (as `pat tasks`).")
     ] = False,
+    print_config: Annotated[
+        bool,
+        typer.Option(
+            "--print-config",
+            help="Print the resolved agent and env config (overrides applied) as YAML and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Train a skrl agent on an Isaac Lab or gymnasium task, every metric going to MLflow.
 
     Ctrl-C stops training and ends the run as KILLED once everything tracked is stored; a
     second Ctrl-C exits at once, leaving what is unsent in the run's spool for `pat sync`.
 
-    Example: pat train --task Isaac-Cartpole-v0 --log-interval rollout
+    Example: pat train --task CartPole-v1 agent.agent.rollouts=16
     """
     if list_tasks:
         from pat_cli.commands.tasks import tasks
@@ -133,12 +151,22 @@ def train(
             hint="`pat tasks` lists them.",
         )
 
+    from pat_cli import _overrides
     from pat_cli import _train_plan as check
     from pat_cli._memory_estimate import check_fits
     from pat_cli._mlflow_store import resolve_tracking_uri
     from pat_cli._offline import store_writer
     from pat_cli._setup import finish_cfg, prepare
 
+    parsed = _overrides.parse(overrides or [])
+    num_envs = num_envs or _overrides.isaac_num_envs(parsed)
+    if print_config:
+        from pat_cli._config_print import print_config as show
+
+        ready = prepare(task, algorithm, agent_cfg, num_envs, device, parsed)
+        total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
+        show(ready, finish_cfg(ready.cfg, ready.choice, total, seed), parsed)
+        return
     interval = check.parse_interval(log_interval)
     include, excluded = check.filter_patterns(metric_filter, metric_filter_file, exclude)
     resume = check.checkpoint(checkpoint)
@@ -146,7 +174,7 @@ def train(
     check.store_location(uri)
     writer = store_writer(uri, system_metrics)  # imports MLflow while the task resolves
     try:
-        ready = prepare(task, algorithm, agent_cfg, num_envs, device)
+        ready = prepare(task, algorithm, agent_cfg, num_envs, device, parsed)
         total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
         check_fits(ready.choice, ready.cfg, ready.num_envs, ready.device)
         if writer is not None:
@@ -174,6 +202,7 @@ def train(
             env_metrics=ready.env_metrics,
             offline_ok=offline_ok,
             output="json" if json_output else "quiet" if quiet else "rich",
+            env_overrides=tuple(parsed),
         )
         code = run_training(plan, writer)
     finally:  # every request was answered, or the command failed: no need to wait

@@ -42,6 +42,7 @@ from pat_env_metrics.kitless._install import (
 from pat_env_metrics.kitless._isaaclab import (
     TaskIdRenamedWarning,
     isaaclab_available,
+    resolve_env_cfg,
     resolve_task_id,
 )
 from pat_env_metrics.kitless._standins import asset_cache_dir
@@ -70,6 +71,7 @@ __all__ = [
     "load_agent_cfg",
     "make_isaaclab_env",
     "plan_install",
+    "resolve_env_cfg",
     "resolve_task_id",
     "write_asset_root_mirror",
 ]
