@@ -109,3 +109,35 @@ def test_train_help_shows_an_override_example():
     assert "[KEY=VALUE]..." in text
     assert "agent.agent.learning_rate=1e-4" in text
     assert "--print-config" in text
+
+
+@pytest.mark.isaaclab
+def test_isaac_lab_env_overrides_reach_its_env_config(tmp_path):
+    """env.scene.num_envs is --num-envs; env.episode_length_s shortens episodes (time_out)."""
+    pytest.importorskip("isaaclab")
+    command = [sys.executable, "-m", "pat_cli", "train", "--task", "Isaac-Cartpole-v0"]
+    shown = subprocess.run(
+        [*command, "env.scene.num_envs=8", "env.episode_length_s=0.5", "--print-config"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    env = yaml.safe_load(shown.stdout)["env"]
+    assert (env["num_envs"], env["scene"]["num_envs"], env["episode_length_s"]) == (8, 8, 0.5)
+
+    typo = subprocess.run(
+        [*command, "env.scene.num_env=8"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert typo.returncode == 2, typo.stdout + typo.stderr
+    assert "the closest: num_envs" in typo.stderr
+
+    trained = subprocess.run(
+        [*command, "--timesteps", "64", "--log-interval", "32", "env.scene.num_envs=8",
+         "env.episode_length_s=0.5"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "8 envs x 64 timesteps" in " ".join(trained.stdout.split())
+    timeouts = [v for _, v in _steps(tmp_path / "mlflow.db", "Episode_Termination/time_out")]
+    assert timeouts
+    assert max(timeouts) > 0  # 0.5 s episodes (30 steps) end by time within 64 steps

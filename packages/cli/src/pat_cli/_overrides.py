@@ -188,7 +188,11 @@ def _select(conf: Any, key: str) -> Any:
 
 
 def _check_type(override: Override, current: Any) -> None:
-    """A number stays a number, a string a string, a bool a bool (what skrl and Isaac Lab read)."""
+    """A number stays a number, a string a string, a bool a bool (what skrl and Isaac Lab read).
+
+    An int and a float are both numbers: configs write ``episode_length_s = 5`` for a float
+    field. skrl's own field types are checked again afterwards (``check_agent_fields``).
+    """
     value = override.value
     numbers = (int, float)
     same = isinstance(value, bool) == isinstance(current, bool) and (
@@ -196,8 +200,6 @@ def _check_type(override: Override, current: Any) -> None:
         or isinstance(value, type(current))
         or (isinstance(current, (list, tuple)) and isinstance(value, (list, tuple)))
     )
-    if isinstance(current, int) and not isinstance(current, bool) and isinstance(value, float):
-        same = value.is_integer()
     if not same:
         bad_option(
             NAME,
