@@ -10,14 +10,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
 from pat_cli import _format
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def pat_command(*args: str) -> list[str]:
@@ -242,7 +239,7 @@ def test_checkpoint_resumes_the_same_run_with_its_weights(invoke, tmp_path):
 
     second = invoke(
         "train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "64",
-        "--log-interval", "32", "--checkpoint", str(checkpoint),
+        "--log-interval", "32", "--checkpoint", str(checkpoint), "--resume",
     )  # fmt: skip
 
     assert second.exit_code == 0, second.output
@@ -325,3 +322,60 @@ def test_an_off_policy_agent_s_header_says_when_it_logs(invoke, tmp_path):
     )
     steps = {step for points in stored_points(tmp_path / "mlflow.db").values() for step in points}
     assert steps == set(range(4, 401, 4))
+
+
+def _runs(database: Path) -> dict[str, dict[str, str]]:
+    with sqlite3.connect(database) as connection:
+        ids = [row[0] for row in connection.execute("SELECT run_uuid FROM runs")]
+        tags = connection.execute("SELECT run_uuid, key, value FROM tags").fetchall()
+    return {i: {k: v for r, k, v in tags if r == i} for i in ids}
+
+
+def test_warm_start_from_latest_then_resume_from_a_runs_uri(invoke, tmp_path):
+    """--checkpoint latest: the weights, in a new run tagged with its parent; runs:/ --resume:
+    the checkpoint pat logged as an artifact, continuing its own run."""
+    args = ("train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "64",
+            "--log-interval", "32")  # fmt: skip
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    parent = re.search(r"pat inspect metrics ([0-9a-f]{32})", first.output).group(1)
+
+    warm = invoke(*args, "--checkpoint", "latest")
+
+    assert warm.exit_code == 0, warm.output
+    child = re.search(r"pat inspect metrics ([0-9a-f]{32})", warm.output).group(1)
+    assert child != parent
+    runs = _runs(tmp_path / "mlflow.db")
+    assert runs[child]["pat.parent_run"] == parent
+    assert "Warm start from runs/CartPole-v1/" in " ".join(warm.output.split())
+    with sqlite3.connect(tmp_path / "mlflow.db") as connection:
+        steps = connection.execute(
+            "SELECT step FROM metrics WHERE run_uuid = ? AND key = 'policy_loss' ORDER BY step",
+            (child,),
+        ).fetchall()
+    assert [s for (s,) in steps] == [32, 64]  # a new run starts at the beginning
+
+    resumed = invoke(*args, "--checkpoint", f"runs:/{parent}/checkpoints/agent_60.pt", "--resume")
+
+    assert resumed.exit_code == 0, resumed.output
+    assert re.search(r"pat inspect metrics ([0-9a-f]{32})", resumed.output).group(1) == parent
+    assert "metrics continue after step 64" in resumed.output
+    assert len(_runs(tmp_path / "mlflow.db")) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--checkpoint", "latest"], "no agent_*.pt under runs/CartPole-v1/*/checkpoints here"),
+        (["--checkpoint", "best"], "no best_agent.pt under runs/CartPole-v1/*/checkpoints here"),
+        (["--checkpoint", "runs:/0123456789abcdef/checkpoints/agent_1.pt"], "runs:/<run id>/"),
+        (["--checkpoint", "s3://bucket/agent.pt"], "expected an existing skrl checkpoint file"),
+        (["--resume"], "--resume needs --checkpoint"),
+    ],
+)
+def test_a_bad_checkpoint_selector_is_one_line(invoke, error_line, store, args, expected):
+    result = invoke("train", "--task", "CartPole-v1", "--tracking-uri", store.uri, *args)
+
+    assert result.exit_code == 2, result.output
+    assert expected in error_line(result)
+    assert not (Path.cwd() / "runs").exists()  # invoke runs in the test's empty directory

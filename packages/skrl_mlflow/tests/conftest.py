@@ -53,6 +53,10 @@ def _isolated_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """No test sees another's MLflow environment, active run or working directory."""
     for name in MLFLOW_ENV:
         monkeypatch.delenv(name, raising=False)
+    # start_run(experiment_name=...) is mlflow.set_experiment: MLflow keeps it process-wide
+    from mlflow.tracking import fluent
+
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)
     monkeypatch.chdir(tmp_path)
     logging.getLogger("pat_skrl_mlflow").setLevel(logging.INFO)
     yield

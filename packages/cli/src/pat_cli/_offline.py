@@ -182,15 +182,19 @@ def open_run(
 ) -> RunTarget:
     """The run to train into: a new/resumed MLflow run, or an offline one.
 
+    A new run is named ``--run-name``, else after skrl's log directory (``<time>_<algo>``
+    under ``runs/<task>/``), so the run and its outputs on disk carry one name.
+
     ``writer``: the store writer process that creates the run (else MLflow, in this process).
     """
     from pat_skrl_mlflow import RunTarget, mask_uri, protect, start_run
 
     protect(plan.tracking_uri)  # before any run ends: MLflow would print the URI
+    run_name = plan.run_name or _log_directory_name(agent, resume_run)
     if not offline and writer is not None:
         try:
             run_id = writer.start_run(
-                experiment_name=plan.experiment, run_name=plan.run_name, run_id=resume_run
+                experiment_name=plan.experiment, run_name=run_name, run_id=resume_run
             )
         except Exception as error:
             fail(
@@ -202,7 +206,7 @@ def open_run(
     if not offline:
         return start_run(
             experiment_name=plan.experiment,
-            run_name=plan.run_name,
+            run_name=run_name,
             run_id=resume_run,
             tracking_uri=plan.tracking_uri,
             log_system_metrics=plan.system_metrics,
@@ -214,7 +218,15 @@ def open_run(
     client.spool.update_run_info(
         tracking_uri=mask_uri(plan.tracking_uri),
         experiment=plan.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME"),
-        run_name=plan.run_name,
+        run_name=run_name,
         resume_run=resume_run,
     )
     return RunTarget(run_id, plan.tracking_uri, owned=True, client=client)  # type: ignore[arg-type]
+
+
+def _log_directory_name(agent: Any, resume_run: str | None) -> str | None:
+    """The name of skrl's log directory of ``agent``; None for a resumed run (it keeps its own)."""
+    if resume_run or os.environ.get("MLFLOW_RUN_ID"):
+        return None
+    directory = getattr(agent, "experiment_dir", None)
+    return os.path.basename(os.path.normpath(directory)) if directory else None

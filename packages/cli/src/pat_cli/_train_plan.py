@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pat_cli._errors import bad_option, fail
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pat_cli._catalog import TaskChoice
     from pat_core import LogInterval
 
@@ -49,6 +48,10 @@ class TrainPlan:
     output: str = "rich"
     """``rich`` (banner, progress, summary table), ``quiet`` (errors and warnings only) or
     ``json`` (one JSON object on stdout at the end)."""
+    resume: bool = False
+    """Continue the checkpoint's own run (``--resume``); else a new run tagged with it."""
+    checkpoint_run: str | None = None
+    """The run of a ``runs:/<id>/...`` checkpoint."""
     env_overrides: tuple[Any, ...] = ()
     """The ``env.`` overrides (``pat_cli._overrides.Override``) the env is created with."""
 
@@ -181,13 +184,77 @@ def read_agent_yaml(path: Path, option: str = "--agent-cfg") -> dict[str, Any]:
     return data
 
 
-def checkpoint(path: Path | None) -> Path | None:
-    """An existing checkpoint file (``.pt``) to resume from."""
-    if path is not None and not path.is_file():
-        bad_option(
-            "--checkpoint", str(path), "an existing skrl checkpoint file (e.g. agent_1000.pt)"
-        )
+CHECKPOINT_FORMS = (
+    "an existing skrl checkpoint file (runs/<task>/<run>/checkpoints/agent_1000.pt), latest or "
+    "best "
+    "(of the newest run of the task under ./runs), or an MLflow artifact URI "
+    "(runs:/<run id>/checkpoints/agent_1000.pt)"
+)
+
+
+def checkpoint(selector: str | None, task_id: str, tracking_uri: str) -> Path | None:
+    """The checkpoint file ``--checkpoint`` names, downloaded when it is an MLflow artifact.
+
+    ``latest``/``best``: the newest run directory of the task under ``./runs`` (skrl names them
+    by start time), its last ``agent_<timestep>.pt`` or skrl's ``best_agent.pt``.
+    """
+    if selector is None:
+        return None
+    if selector in ("latest", "best"):
+        return _newest_checkpoint(selector, task_id)
+    if selector.startswith("runs:/"):
+        return _downloaded(selector, tracking_uri)
+    if "://" in selector or selector.startswith("models:/"):
+        bad_option("--checkpoint", selector, CHECKPOINT_FORMS)
+    path = Path(selector)
+    if not path.is_file():
+        bad_option("--checkpoint", selector, CHECKPOINT_FORMS)
     return path
+
+
+def _newest_checkpoint(selector: str, task_id: str) -> Path:
+    runs = sorted(p for p in (Path("runs") / task_id).glob("*/checkpoints") if p.is_dir())
+    for directory in reversed(runs):
+        if selector == "best":
+            found = [directory / "best_agent.pt"] if (directory / "best_agent.pt").is_file() else []
+        else:
+            found = sorted(directory.glob("agent_*.pt"), key=_checkpoint_step)
+        if found:
+            return found[-1]
+    bad_option(
+        "--checkpoint",
+        selector,
+        f"{CHECKPOINT_FORMS}; no {'best_agent.pt' if selector == 'best' else 'agent_*.pt'} "
+        f"under runs/{task_id}/*/checkpoints here",
+    )
+
+
+def _checkpoint_step(path: Path) -> int:
+    stem = path.stem.removeprefix("agent_")
+    return int(stem) if stem.isdigit() else -1
+
+
+def _downloaded(uri: str, tracking_uri: str) -> Path:
+    """An MLflow artifact (a checkpoint pat logged), downloaded to a temporary directory."""
+    import tempfile
+
+    from mlflow.artifacts import download_artifacts
+
+    destination = tempfile.mkdtemp(prefix="pat-checkpoint-")
+    try:
+        path = Path(download_artifacts(uri, dst_path=destination, tracking_uri=tracking_uri))
+    except Exception as error:
+        bad_option("--checkpoint", uri, f"{CHECKPOINT_FORMS} ({_why(error)})")
+    if not path.is_file():
+        bad_option("--checkpoint", uri, f"{CHECKPOINT_FORMS} (it names a directory)")
+    return path
+
+
+def checkpoint_run(selector: str | None) -> str | None:
+    """The run id of a ``runs:/<id>/...`` selector."""
+    if selector and selector.startswith("runs:/"):
+        return selector.removeprefix("runs:/").split("/", 1)[0] or None
+    return None
 
 
 def total_timesteps(cfg: dict[str, Any], timesteps: int | None, max_iterations: int | None) -> int:

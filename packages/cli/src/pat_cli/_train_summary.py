@@ -167,6 +167,6 @@ def next_commands(outcome: TrainOutcome) -> list[str]:
     if outcome.checkpoint is not None and outcome.status != "FINISHED":
         commands.append(
             f"{run}pat train --task {shlex.quote(outcome.task)} --checkpoint "
-            f"{shlex.quote(str(outcome.checkpoint))}{store}"
+            f"{shlex.quote(str(outcome.checkpoint))} --resume{store}"
         )
     return commands

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from pat_cli._train_plan import TrainPlan
     from pat_skrl_mlflow import ProcessClient
 
+PARENT_TAG = "pat.parent_run"
+"""On a run warm-started from a checkpoint: the run the weights came from."""
 RUN_FILE = "pat_run.json"
 """Written into skrl's experiment directory: which MLflow run its checkpoints belong to."""
 INTERRUPTED = 130
@@ -82,10 +84,14 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
             f"{type(error).__name__}: {error}",
             hint="check the agent config against skrl's runner docs.",
         )
-    resume_run = _resume(runner, plan.checkpoint)
+    source_run = _resume(runner, plan.checkpoint, plan.resume) or plan.checkpoint_run
+    resume_run = source_run if plan.resume else None  # else a warm start: a new run
     if offline is None:
         offline, writer = _check_store(plan, writer, env)
     target = open_run(plan, runner.agent, resume_run, offline=offline, writer=writer)
+    if source_run and not plan.resume:
+        _warm_start(target, source_run, plan.checkpoint)
+    _record_run(plan, target, env)
     _write_run_file(runner.agent, target.run_id, masked(target.tracking_uri))
     experiment = _experiment_name(target)
     _announce(plan, threads, target, experiment, runner.agent)
@@ -125,6 +131,13 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     code = _report(outcome, plan.output)  # the command ends the writer: every request answered
     _fast_exit.allow()  # the run is ended, its points stored, every file closed
     return code
+
+
+def _record_run(plan: TrainPlan, target: Any, env: Any) -> None:
+    """What reproduces the run: its params and ``params/agent.yaml`` / ``params/env.yaml``."""
+    from pat_cli._run_record import record_run
+
+    record_run(plan, target, env)
 
 
 def _run_trainer(
@@ -319,8 +332,23 @@ def _interval_text(plan: TrainPlan, agent: Any) -> str:
     )
 
 
-def _resume(runner: Any, checkpoint: Path | None) -> str | None:
-    """Load ``checkpoint`` into the agent; the run it belongs to (from ``pat_run.json``)."""
+def _warm_start(target: Any, parent: str, checkpoint: Path | None) -> None:
+    """Tag a warm-started run with the run its weights came from."""
+    from pat_skrl_mlflow import set_tags
+
+    set_tags(target.run_id, {PARENT_TAG: parent}, target.client)
+    console.print(
+        f"Warm start from {checkpoint} (run {parent}): a new run; --resume continues that one.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _resume(runner: Any, checkpoint: Path | None, resume: bool = True) -> str | None:
+    """Load ``checkpoint`` into the agent; the run it belongs to (from ``pat_run.json``).
+
+    Its absence is said when the run was to be resumed (``resume``).
+    """
     if checkpoint is None:
         return None
     try:
@@ -337,9 +365,10 @@ def _resume(runner: Any, checkpoint: Path | None) -> str | None:
                 return str(json.loads(run_file.read_text())["run_id"])
             except (ValueError, KeyError, OSError):
                 break
-    err_console.print(
-        f"No {RUN_FILE} next to {checkpoint}: the weights are loaded, metrics go to a new run."
-    )
+    if resume:
+        err_console.print(
+            f"No {RUN_FILE} next to {checkpoint}: the weights are loaded, metrics go to a new run."
+        )
     return None
 
 

@@ -22,12 +22,20 @@ from pat_skrl_mlflow._pacing import log_every
 from pat_skrl_mlflow._pipeline import SkippedMetricWarning
 from pat_skrl_mlflow._report import Summary, TagStats
 from pat_skrl_mlflow._run import (
+    EXPERIMENT_KIND_TAG,
+    TRAINING_EXPERIMENT_KIND,
     RunTarget,
     default_tags,
     flatten_params,
     last_logged_step,
     log_agent_config,
     log_checkpoints,
+    log_params,
+    log_yaml,
+    mark_training_experiment,
+    qualified_name,
+    readable,
+    set_tags,
     start_run,
 )
 from pat_skrl_mlflow._secrets import MaskingFilter as _MaskingFilter
@@ -45,9 +53,11 @@ __version__ = _version("pat-skrl-mlflow")
 _logging.getLogger("pat_skrl_mlflow").addFilter(_MaskingFilter())
 
 __all__ = [
+    "EXPERIMENT_KIND_TAG",
     "OFFLINE_PREFIX",
     "PER_AGENT_TAGS",
     "SKRL_ALIASES",
+    "TRAINING_EXPERIMENT_KIND",
     "BackgroundSender",
     "Instrumentation",
     "MetricPoint",
@@ -76,10 +86,16 @@ __all__ = [
     "log_agent_config",
     "log_checkpoints",
     "log_every",
+    "log_params",
+    "log_yaml",
+    "mark_training_experiment",
     "mask_secrets",
     "mask_uri",
     "open_store",
     "protect",
+    "qualified_name",
+    "readable",
+    "set_tags",
     "skrl_aliases",
     "skrl_tag_of_key",
     "spool_directory",

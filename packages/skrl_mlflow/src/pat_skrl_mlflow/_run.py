@@ -9,9 +9,13 @@ e.g. by Azure ML, which is resumed instead of starting a new one).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import enum
+import functools
 import logging
 import os
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
 # importing pat_skrl_mlflow (and capture-only instrumentation) never pays for it.
 
 __all__ = [
+    "EXPERIMENT_KIND_TAG",
+    "TRAINING_EXPERIMENT_KIND",
     "RunTarget",
     "default_tags",
     "flatten_params",
@@ -37,6 +43,11 @@ __all__ = [
     "log_agent_config",
     "log_checkpoints",
     "log_metric_names",
+    "log_params",
+    "log_yaml",
+    "mark_training_experiment",
+    "qualified_name",
+    "readable",
     "resolve_run",
     "start_run",
 ]
@@ -48,6 +59,11 @@ _MAX_PARAM_VALUE = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
 _MAX_TAG_VALUE = 8000
 _MAX_PARAMS_PER_REQUEST = 100
 _VERSIONED = ("pat-skrl-mlflow", "pat-core", "skrl", "mlflow", "torch", "gymnasium")
+_DEFAULT_EXPERIMENT_ID = "0"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+"""The experiment tag MLflow 3's UI reads to choose an experiment's view."""
+TRAINING_EXPERIMENT_KIND = "custom_model_development"
+"""Its value for model training: ``mlflow ui`` opens the runs table, not GenAI's views."""
 
 
 @dataclass
@@ -161,6 +177,8 @@ def start_run(
     if sqlite_file(mlflow.get_tracking_uri()) is not None:  # a new file: created once
         open_store(mlflow.get_tracking_uri())
     resumed = bool(run_id or os.environ.get("MLFLOW_RUN_ID"))
+    uri = mlflow.get_tracking_uri()
+    created = False if resumed else _creates_experiment(_client(uri), experiment_name)
     if experiment_name is not None and not resumed:
         mlflow.set_experiment(experiment_name)
     active = mlflow.start_run(
@@ -169,10 +187,47 @@ def start_run(
         tags=dict(tags or {}),
         log_system_metrics=log_system_metrics,
     )
-    uri = mlflow.get_tracking_uri()
     if tags and resumed:  # start_run ignores tags when it resumes a run
         set_tags(active.info.run_id, tags, _client(uri))
+    mark_training_experiment(_client(uri), active.info.experiment_id, created=created)
     return RunTarget(active.info.run_id, uri, owned=True, client=_client(uri), fluent=True)
+
+
+def _creates_experiment(client: MlflowClient, experiment_name: str | None) -> bool:
+    """Whether starting a run will create its experiment (named, or ``MLFLOW_EXPERIMENT_NAME``)."""
+    if experiment_name is None:
+        if os.environ.get("MLFLOW_EXPERIMENT_ID"):
+            return False
+        experiment_name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    if not experiment_name:
+        return False
+    try:
+        return client.get_experiment_by_name(experiment_name) is None
+    except Exception:  # start_run reports an unusable store
+        return False
+
+
+def mark_training_experiment(client: Any, experiment_id: str, *, created: bool) -> bool:
+    """Tag an experiment as model training, for ``mlflow ui``'s training view.
+
+    :data:`EXPERIMENT_KIND_TAG` = :data:`TRAINING_EXPERIMENT_KIND`; without it MLflow 3's UI
+    may open the experiment under GenAI "Evaluations". Only an experiment pat just created
+    (``created``) or MLflow's Default experiment is tagged, and only when it has no kind
+    yet: a kind the user chose is kept. Errors are logged, never raised.
+
+    Returns:
+        Whether the tag was set.
+    """
+    if not created and str(experiment_id) != _DEFAULT_EXPERIMENT_ID:
+        return False
+    try:
+        if EXPERIMENT_KIND_TAG in (client.get_experiment(experiment_id).tags or {}):
+            return False
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, TRAINING_EXPERIMENT_KIND)
+    except Exception as exc:
+        _log.warning("pat: experiment %s not tagged as training: %s", experiment_id, exc)
+        return False
+    return True
 
 
 def resolve_run(run: Any, **start_kwargs: Any) -> RunTarget:
@@ -280,16 +335,77 @@ def _git_commit() -> str | None:
     return commit if done.returncode == 0 and commit else None
 
 
+def qualified_name(value: Any) -> str:
+    """A class's or function's import path, as short as its package exports it.
+
+    ``skrl.resources.schedulers.torch.KLAdaptiveLR`` rather than the defining module's
+    ``...torch.kl_adaptive.KLAdaptiveLR``: the shortest already imported parent module that
+    holds the same object names it. A callable instance is named by its class.
+    """
+    qualname = getattr(value, "__qualname__", None)
+    if not isinstance(qualname, str):
+        return qualified_name(type(value))
+    module = getattr(value, "__module__", None)
+    if not isinstance(module, str) or not module or module == "builtins":
+        return qualname
+    if "<" not in qualname:  # <locals>, <lambda>: only reachable through their module
+        parts = module.split(".")
+        for end in range(1, len(parts)):
+            parent = sys.modules.get(".".join(parts[:end]))
+            if parent is not None and _attribute(parent, qualname) is value:
+                return f"{parent.__name__}.{qualname}"
+    return f"{module}.{qualname}"
+
+
+def _attribute(owner: Any, dotted: str) -> Any:
+    for name in dotted.split("."):
+        owner = getattr(owner, name, None)
+    return owner
+
+
 def _param_text(value: Any) -> str:
+    """``value`` as text a person reads: classes and functions by name, never a repr.
+
+    Tuples, lists and mappings are written as Python writes them, with their classes and
+    functions named the same way (``(torch.optim.Adam, {'lr': 0.001})``).
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, functools.partial):
+        arguments = [qualified_name(value.func)]
+        arguments += [_element_text(a) for a in value.args]
+        arguments += [f"{k}={_element_text(v)}" for k, v in value.keywords.items()]
+        return f"functools.partial({', '.join(arguments)})"
     if isinstance(value, type) or callable(value):
-        module = getattr(value, "__module__", "") or ""
-        name = getattr(value, "__qualname__", None) or type(value).__qualname__
-        return f"{module}.{name}" if module else name
+        return qualified_name(value)
+    if isinstance(value, Mapping | tuple | list):
+        return _container_text(value)
+    kind = type(value)
+    if all(getattr(kind, name) is getattr(object, name) for name in ("__repr__", "__str__")):
+        return qualified_name(kind)  # not "<module.Kind object at 0x7f...>"
     return str(value)
 
 
+def _container_text(value: Mapping[Any, Any] | tuple[Any, ...] | list[Any]) -> str:
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_element_text(k)}: {_element_text(v)}" for k, v in value.items())
+        return f"{{{items}}}"
+    items = ", ".join(_element_text(v) for v in value)
+    if isinstance(value, list):
+        return f"[{items}]"
+    return f"({items},)" if len(value) == 1 else f"({items})"
+
+
+def _element_text(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else _param_text(value)
+
+
 def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Flatten a nested config into ``a/b/c`` -> text (values cut to MLflow's limit)."""
+    """Flatten a nested config into ``a/b/c`` -> text (values cut to MLflow's limit).
+
+    Classes and functions, also inside tuples and lists, are written by their import
+    path (``skrl.resources.schedulers.torch.KLAdaptiveLR``), never as ``<class ...>``.
+    """
     out: dict[str, str] = {}
     for name, value in config.items():
         key = f"{prefix}/{name}" if prefix else str(name)
@@ -300,30 +416,55 @@ def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str
     return out
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
+def readable(value: Any, _depth: int = 0) -> Any:
+    """``value`` as YAML/JSON-safe data: mappings, lists, numbers, strings, None.
+
+    Dataclasses (Isaac Lab configclasses) become mappings, tuples and sets lists, numpy
+    scalars numbers, and classes, functions and other objects their text (as in params).
+    """
+    if value is None or type(value) in (bool, int, float, str):
         return value
+    if _depth > 64:  # a structure that refers to itself
+        return _param_text(value)[:_MAX_PARAM_VALUE]
+    if isinstance(value, Mapping):
+        return {str(k): readable(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [readable(v, _depth + 1) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return {f.name: readable(getattr(value, f.name, None), _depth + 1) for f in fields}
+    return _readable_leaf(value)
+
+
+def _readable_leaf(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return str(value)
+    for kind in (bool, int, float, str):  # numpy's float64, a str subclass: YAML takes exact types
+        if isinstance(value, kind):
+            return kind(value)
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():  # a numpy or torch scalar
+        with contextlib.suppress(Exception):
+            number = item()
+            if isinstance(number, bool | int | float):
+                return number
     return _param_text(value)
 
 
-def log_agent_config(target: RunTarget, config: Mapping[str, Any]) -> int:
-    """Log ``config`` as flattened params and as ``pat/agent_config.yaml``.
+def log_params(target: RunTarget, params: Mapping[str, Any]) -> int:
+    """Log ``params`` (values as :func:`flatten_params` writes them; ≤ 100 per request).
 
-    Params already on the run with another value (a resumed run) are skipped.
+    A param already on the run with another value (a resumed run) is skipped with a
+    warning; the others are logged.
 
     Returns:
         The number of params logged.
     """
-    import yaml  # type: ignore[import-untyped]
-
-    params = _items(target.client, "param", flatten_params(config))
+    texts = {to_mlflow_key(str(k)): _param_text(v)[:_MAX_PARAM_VALUE] for k, v in params.items()}
+    items = _items(target.client, "param", texts)
     logged = 0
-    for start in range(0, len(params), _MAX_PARAMS_PER_REQUEST):
-        chunk = params[start : start + _MAX_PARAMS_PER_REQUEST]
+    for start in range(0, len(items), _MAX_PARAMS_PER_REQUEST):
+        chunk = items[start : start + _MAX_PARAMS_PER_REQUEST]
         try:
             target.client.log_batch(target.run_id, params=chunk)
             logged += len(chunk)
@@ -336,11 +477,36 @@ def log_agent_config(target: RunTarget, config: Mapping[str, Any]) -> int:
                 logged += 1
             except Exception as exc:
                 _log.warning("pat: param %r not logged: %s", param.key, _first_line(exc))
+    return logged
+
+
+def log_yaml(target: RunTarget, document: Any, artifact_file: str) -> bool:
+    """Log ``document`` (made :func:`readable`) as the YAML artifact ``artifact_file``.
+
+    Returns:
+        False when it could not be logged (a warning says why).
+    """
+    import yaml  # type: ignore[import-untyped]
+
     try:
-        text = yaml.safe_dump(_plain(config), sort_keys=False)
-        target.client.log_text(target.run_id, text, "pat/agent_config.yaml")
+        text = yaml.safe_dump(readable(document), sort_keys=False)
+        target.client.log_text(target.run_id, text, artifact_file)
     except Exception as exc:
-        _log.warning("pat: agent config artifact not logged: %s", _first_line(exc))
+        _log.warning("pat: artifact %s not logged: %s", artifact_file, _first_line(exc))
+        return False
+    return True
+
+
+def log_agent_config(target: RunTarget, config: Mapping[str, Any]) -> int:
+    """Log ``config`` as flattened params and as ``pat/agent_config.yaml``.
+
+    Params already on the run with another value (a resumed run) are skipped.
+
+    Returns:
+        The number of params logged.
+    """
+    logged = log_params(target, flatten_params(config))
+    log_yaml(target, config, "pat/agent_config.yaml")
     return logged
 
 

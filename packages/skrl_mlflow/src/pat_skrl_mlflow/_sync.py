@@ -201,11 +201,15 @@ def _check_runs_exist(client: Any, uri: str, spool: Spool, run_id: str | None) -
 
 
 def _create_run(client: Any, info: dict[str, Any]) -> str:
-    experiment_id = "0"
+    from pat_skrl_mlflow._run import mark_training_experiment
+
+    experiment_id, created = "0", False
     name = info.get("experiment")
     if name:
         found = client.get_experiment_by_name(name)
+        created = found is None
         experiment_id = found.experiment_id if found else client.create_experiment(name)
+    mark_training_experiment(client, experiment_id, created=created)
     tags = {str(k): str(v) for k, v in (info.get("tags") or {}).items()}
     if info.get("offline_id"):
         tags["pat.offline_id"] = str(info["offline_id"])

@@ -1,6 +1,5 @@
 """``pat train``: train a skrl agent with every metric in MLflow."""
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -94,13 +93,25 @@ def train(
         bool, typer.Option("--system-metrics", help="Also log MLflow's CPU/memory/GPU metrics.")
     ] = False,
     checkpoint: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--checkpoint",
-            help="Resume from this skrl checkpoint: its weights, and the same MLflow run.",
+            metavar="<path|latest|best|runs:/ID/PATH>",
+            help="Start from these weights: a skrl checkpoint file, latest or best (the newest "
+            "run of the task under ./runs), or a checkpoint pat logged "
+            "(runs:/RUN_ID/checkpoints/agent_1000.pt). A new MLflow run, tagged with the run "
+            "the weights came from (pat.parent_run); --resume continues that run instead.",
             show_default=False,
         ),
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="With --checkpoint: continue the checkpoint's own MLflow run, its steps "
+            "going on after its last logged step.",
+        ),
+    ] = False,
     offline_ok: Annotated[
         bool,
         typer.Option(
@@ -169,12 +180,14 @@ def train(
         return
     interval = check.parse_interval(log_interval)
     include, excluded = check.filter_patterns(metric_filter, metric_filter_file, exclude)
-    resume = check.checkpoint(checkpoint)
     uri = resolve_tracking_uri(tracking_uri)
+    if resume and checkpoint is None:
+        fail("--resume needs --checkpoint; expected the checkpoint whose run to continue.")
     check.store_location(uri)
     writer = store_writer(uri, system_metrics)  # imports MLflow while the task resolves
     try:
         ready = prepare(task, algorithm, agent_cfg, num_envs, device, parsed)
+        weights = check.checkpoint(checkpoint, ready.choice.id, uri)
         total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
         check_fits(ready.choice, ready.cfg, ready.num_envs, ready.device)
         if writer is not None:
@@ -198,7 +211,9 @@ def train(
             experiment=experiment,
             run_name=run_name,
             system_metrics=system_metrics,
-            checkpoint=resume,
+            checkpoint=weights,
+            resume=resume,
+            checkpoint_run=check.checkpoint_run(checkpoint),
             env_metrics=ready.env_metrics,
             offline_ok=offline_ok,
             output="json" if json_output else "quiet" if quiet else "rich",
