@@ -52,6 +52,8 @@ class TrainPlan:
     """Continue the checkpoint's own run (``--resume``); else a new run tagged with it."""
     checkpoint_run: str | None = None
     """The run of a ``runs:/<id>/...`` checkpoint."""
+    source_run: str | None = None
+    """``--from-run``: the run whose record this training reproduces."""
     env_overrides: tuple[Any, ...] = ()
     """The ``env.`` overrides (``pat_cli._overrides.Override``) the env is created with."""
 
@@ -240,6 +242,7 @@ def _downloaded(uri: str, tracking_uri: str) -> Path:
 
     from mlflow.artifacts import download_artifacts
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     destination = tempfile.mkdtemp(prefix="pat-checkpoint-")
     try:
         path = Path(download_artifacts(uri, dst_path=destination, tracking_uri=tracking_uri))

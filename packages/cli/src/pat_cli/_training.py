@@ -91,6 +91,11 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     target = open_run(plan, runner.agent, resume_run, offline=offline, writer=writer)
     if source_run and not plan.resume:
         _warm_start(target, source_run, plan.checkpoint)
+    if plan.source_run:
+        from pat_cli._from_run import SOURCE_TAG
+        from pat_skrl_mlflow import set_tags
+
+        set_tags(target.run_id, {SOURCE_TAG: plan.source_run}, target.client)
     _record_run(plan, target, env)
     _write_run_file(runner.agent, target.run_id, masked(target.tracking_uri))
     experiment = _experiment_name(target)

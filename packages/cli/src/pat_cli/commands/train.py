@@ -20,7 +20,7 @@ from pat_cli._options import (
 
 _HELP_INTERVAL = (
     "When MLflow is written: step, balanced (every 10 timesteps), rollout (once per rollout) "
-    "or N timesteps."
+    "or N timesteps. Default: rollout."
 )
 
 
@@ -80,7 +80,9 @@ def train(
     ] = None,
     seed: Seed = None,
     device: Device = None,
-    log_interval: Annotated[str, typer.Option("--log-interval", help=_HELP_INTERVAL)] = "rollout",
+    log_interval: Annotated[
+        str | None, typer.Option("--log-interval", help=_HELP_INTERVAL, show_default=False)
+    ] = None,
     metric_filter: MetricFilter = None,
     metric_filter_file: MetricFilterFile = None,
     exclude: Exclude = None,
@@ -136,6 +138,17 @@ def train(
     list_tasks: Annotated[
         bool, typer.Option("--list-tasks", help="List the tasks that run here (as `pat tasks`).")
     ] = False,
+    from_run: Annotated[
+        str | None,
+        typer.Option(
+            "--from-run",
+            metavar="<run id>",
+            help="Train again from this run's own record: its task, agent config "
+            "(params/agent.yaml), env settings, seed, envs, timesteps and device; options and "
+            "overrides given go on top. The new run is tagged pat.source_run.",
+            show_default=False,
+        ),
+    ] = None,
     print_config: Annotated[
         bool,
         typer.Option(
@@ -156,12 +169,6 @@ def train(
 
         tasks()
         return
-    if task is None:
-        fail(
-            "missing option --task; expected a task id such as CartPole-v1.",
-            hint="`pat tasks` lists them.",
-        )
-
     from pat_cli import _overrides
     from pat_cli import _train_plan as check
     from pat_cli._memory_estimate import check_fits
@@ -169,7 +176,24 @@ def train(
     from pat_cli._offline import store_writer
     from pat_cli._setup import finish_cfg, prepare
 
-    parsed = _overrides.parse(overrides or [])
+    parsed = tuple(_overrides.parse(overrides or []))
+    if from_run is not None:
+        from pat_cli import _from_run
+
+        given = _from_run.fill_in(
+            _from_run.read_record(from_run, resolve_tracking_uri(tracking_uri)),
+            _from_run.Given(
+                task, agent_cfg, num_envs, seed, timesteps, device, log_interval, parsed
+            ),
+        )
+        task, agent_cfg, num_envs, seed = given.task, given.agent_cfg, given.num_envs, given.seed
+        timesteps, device, log_interval = given.timesteps, given.device, given.log_interval
+        parsed = given.overrides
+    if task is None:
+        fail(
+            "missing option --task; expected a task id such as CartPole-v1.",
+            hint="`pat tasks` lists them (or --from-run RUN trains a run's task again).",
+        )
     num_envs = num_envs or _overrides.isaac_num_envs(parsed)
     if print_config:
         from pat_cli._config_print import print_config as show
@@ -178,7 +202,7 @@ def train(
         total = check.total_timesteps(ready.cfg, timesteps, max_iterations)
         show(ready, finish_cfg(ready.cfg, ready.choice, total, seed), parsed)
         return
-    interval = check.parse_interval(log_interval)
+    interval = check.parse_interval(log_interval or "rollout")
     include, excluded = check.filter_patterns(metric_filter, metric_filter_file, exclude)
     uri = resolve_tracking_uri(tracking_uri)
     if resume and checkpoint is None:
@@ -214,6 +238,7 @@ def train(
             checkpoint=weights,
             resume=resume,
             checkpoint_run=check.checkpoint_run(checkpoint),
+            source_run=from_run,
             env_metrics=ready.env_metrics,
             offline_ok=offline_ok,
             output="json" if json_output else "quiet" if quiet else "rich",
