@@ -123,12 +123,12 @@ def test_option_help_is_wrapped_at_word_boundaries() -> None:
     text = _help_at_80_columns(("train",))
     row = text[text.index("  --offline-ok") : text.index("  -q, --quiet")]
 
-    assert row.splitlines()[0].startswith("  --offline-ok                 Train even if")
+    assert re.match(r"  --offline-ok {8,}Train even if", row.splitlines()[0]), row
     assert " ".join(row.split()) == (
         "--offline-ok Train even if the MLflow store is unreachable: metrics wait in the run's "
         "spool and `pat sync` creates the run and delivers them."
     )
-    assert "--system-metrics             Also log" in text  # no value after the flag
+    assert re.search(r"--system-metrics {8,}Also log", text)  # no value after the flag
     assert "--metric-filter <pattern>" in text  # a repeatable option names what it takes
 
 
