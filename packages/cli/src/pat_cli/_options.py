@@ -128,3 +128,15 @@ Exclude = Annotated[
         show_default=False,
     ),
 ]
+
+KeyGlobs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--key",
+        "-k",
+        metavar="<glob>",
+        help="Only keys matching this glob, e.g. 'episode_*' (repeatable).",
+        show_default=False,
+    ),
+]
+"""``--key`` of the commands that read a run's metrics (one glob language: fnmatch)."""

@@ -11,7 +11,7 @@ import typer
 
 from pat_cli._console import console, err_console
 from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
-from pat_cli._options import JsonOutput, TrackingUri
+from pat_cli._options import JsonOutput, KeyGlobs, TrackingUri
 from pat_cli.commands.inspect.metrics import PLOT_SUFFIXES
 
 if TYPE_CHECKING:
@@ -66,16 +66,7 @@ def compare(
         ),
     ],
     *,
-    key: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--key",
-            "-k",
-            metavar="<glob>",
-            help="Only keys matching this glob, e.g. 'episode_*' (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
+    key: KeyGlobs = None,
     plot: Annotated[
         Path | None,
         typer.Option(

@@ -12,7 +12,7 @@ import typer
 from pat_cli import _format
 from pat_cli._console import console
 from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
-from pat_cli._options import Experiment, JsonOutput, TrackingUri
+from pat_cli._options import Experiment, JsonOutput, KeyGlobs, TrackingUri
 
 if TYPE_CHECKING:
     from pat_cli._histories import History, Summary
@@ -32,16 +32,7 @@ def metrics(
         ),
     ] = None,
     *,
-    key: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--key",
-            "-k",
-            metavar="<glob>",
-            help="Only keys matching this glob, e.g. 'Episode_*' (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
+    key: KeyGlobs = None,
     plot: Annotated[
         Path | None,
         typer.Option(
