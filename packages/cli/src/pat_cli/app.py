@@ -48,6 +48,11 @@ class PatGroup(LazyGroup):
             "Compare runs side by side: per metric key, each run's last and best value.",
         ),
         LazyCommand(
+            "model",
+            "pat_cli.commands.model:app",
+            "Log a trained policy as an MLflow model of its run, and register it.",
+        ),
+        LazyCommand(
             "dry-run",
             "pat_cli.commands.dry_run:app",
             "See what a setting would do before a long run (nothing is trained or logged).",

@@ -20,6 +20,7 @@ from pat_skrl_mlflow._liveness import left_running
 from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases, skrl_tag_of_key
 from pat_skrl_mlflow._pacing import log_every
 from pat_skrl_mlflow._pipeline import SkippedMetricWarning
+from pat_skrl_mlflow._policy_model import LoggedPolicy, PolicyKind, deterministic_policy, log_policy
 from pat_skrl_mlflow._report import Summary, TagStats
 from pat_skrl_mlflow._run import (
     EXPERIMENT_KIND_TAG,
@@ -60,8 +61,10 @@ __all__ = [
     "TRAINING_EXPERIMENT_KIND",
     "BackgroundSender",
     "Instrumentation",
+    "LoggedPolicy",
     "MetricPoint",
     "MlflowSink",
+    "PolicyKind",
     "ProcessClient",
     "RunNotInStore",
     "RunTarget",
@@ -78,6 +81,7 @@ __all__ = [
     "__version__",
     "create_mlflow_logging_wrapper",
     "default_tags",
+    "deterministic_policy",
     "find_spools",
     "flatten_params",
     "instrument",
@@ -87,6 +91,7 @@ __all__ = [
     "log_checkpoints",
     "log_every",
     "log_params",
+    "log_policy",
     "log_yaml",
     "mark_training_experiment",
     "mask_secrets",

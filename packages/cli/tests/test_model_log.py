@@ -1,0 +1,220 @@
+"""`pat model log` as a user runs it: a real `pat train` run, then its policy as an MLflow model.
+
+Every command is a subprocess in the directory `pat train` ran in, output to a pipe at 80
+columns, against a real sqlite store.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ONNX = all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime", "onnxscript"))
+
+
+def pat(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(COLUMNS="80", NO_COLOR="1", OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "pat_cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def error_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The one ``Error:`` line a failed command prints (no traceback)."""
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A `pat train --task CartPole-v1 --timesteps 64` run: where, which store, which run."""
+
+    work: Path
+    uri: str
+    run_id: str
+    directory: Path  # skrl's experiment directory (pat_run.json, checkpoints/)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    work = tmp_path_factory.mktemp("work")
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    done = pat(work, "train", "--task", "CartPole-v1", "--timesteps", "64", "--tracking-uri", uri)
+    assert done.returncode == 0, done.stderr
+    (run_file,) = work.glob("runs/*/*/pat_run.json")
+    return Trained(work, uri, json.loads(run_file.read_text())["run_id"], run_file.parent)
+
+
+def test_a_trained_run_is_logged_registered_and_loads_from_the_registry(trained):
+    import mlflow
+
+    done = pat(
+        trained.work,
+        "model", "log", "--run", trained.run_id, "--register-model", "cartpole-ppo",
+        "--tracking-uri", trained.uri,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "models:/cartpole-ppo/1"
+    assert lines[-2] == "Registered as 'cartpole-ppo' version 1:"
+    text = " ".join(done.stdout.split())
+    assert f"Logged the policy of run {trained.run_id} (PPO on CartPole-v1" in text
+    assert "checkpoint runs/CartPole-v1/" in text
+    assert "/checkpoints/agent_60.pt, agent from the run's params/agent.yaml)" in text
+    assert "the most likely action (argmax) of its categorical policy" in text
+    assert "Model metric episode_reward_mean:" in text
+
+    mlflow.set_tracking_uri(trained.uri)
+    try:
+        model = mlflow.pyfunc.load_model("models:/cartpole-ppo/1")
+        observations = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+        actions = model.predict(observations)
+        info = mlflow.models.get_model_info("models:/cartpole-ppo/1")
+        files = Path(mlflow.artifacts.download_artifacts("models:/cartpole-ppo/1"))
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    assert actions.shape == (32, 1)
+    assert actions.dtype == np.int64
+    assert set(np.unique(actions)) <= {0, 1}
+    assert info.run_id == trained.run_id
+    # the latest checkpoint of the run is the one logged with the model
+    latest = trained.directory / "checkpoints" / "agent_60.pt"
+    assert (files / "extra_files" / "agent_60.pt").read_bytes() == latest.read_bytes()
+
+
+@pytest.mark.skipif(not ONNX, reason="the onnx extra is not installed")
+def test_onnx_logs_an_onnx_model_next_to_it(trained):
+    done = pat(
+        trained.work, "model", "log", "--run", trained.run_id, "--onnx",
+        "--tracking-uri", trained.uri,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    onnx_lines = [line for line in done.stdout.splitlines() if line.startswith("ONNX model: ")]
+    assert len(onnx_lines) == 1
+    assert onnx_lines[0].startswith("ONNX model: models:/m-")
+    assert "Registered" not in done.stdout
+
+
+@pytest.mark.skipif(ONNX, reason="the onnx extra is installed")
+def test_onnx_without_the_extra_says_what_to_install(trained):
+    done = pat(
+        trained.work, "model", "log", "--run", trained.run_id, "--onnx",
+        "--tracking-uri", trained.uri,
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    assert "--onnx needs onnx" in error_line(done)
+    assert "pip install 'pat-skrl-mlflow[onnx]'" in done.stderr
+
+
+def test_an_unknown_run_exits_2_naming_it(trained):
+    done = pat(trained.work, "model", "log", "--run", "no-such-run", "--tracking-uri", trained.uri)
+
+    assert done.returncode == 2
+    line = error_line(done)
+    assert "invalid value for --run: 'no-such-run'" in line
+    assert "expected the id of a run in sqlite:///" in line
+
+
+def test_a_run_pat_train_did_not_make_exits_2(trained):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(trained.uri)
+    foreign = client.create_run(client.get_run(trained.run_id).info.experiment_id).info.run_id
+    done = pat(trained.work, "model", "log", "--run", foreign, "--tracking-uri", trained.uri)
+
+    assert done.returncode == 2
+    line = error_line(done)
+    assert f"invalid value for --run: {foreign!r}" in line
+    assert "no pat.task and pat.algorithm tags" in line
+
+
+def test_without_the_runs_directory_a_checkpoint_is_required(trained, tmp_path):
+    done = pat(tmp_path, "model", "log", "--run", trained.run_id, "--tracking-uri", trained.uri)
+
+    assert done.returncode == 2
+    line = error_line(done)
+    assert "missing option --checkpoint" in line
+    assert f"names run {trained.run_id}" in line
+
+    missing = tmp_path / "agent_9.pt"
+    done = pat(
+        tmp_path, "model", "log", "--run", trained.run_id, "--checkpoint", str(missing),
+        "--tracking-uri", trained.uri,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"invalid value for --checkpoint: {str(missing)!r}" in error_line(done)
+
+
+def test_a_checkpoint_of_another_agent_exits_2(trained, tmp_path):
+    import torch
+
+    real = torch.load(trained.directory / "checkpoints" / "agent_60.pt", weights_only=False)
+    policy = dict(real["policy"])
+    first = next(name for name, value in policy.items() if value.ndim == 2)
+    policy[first] = torch.zeros(policy[first].shape[0] + 1, policy[first].shape[1])
+    wider = {**real, "policy": policy}  # a wider first layer: another network
+    torch.save(wider, tmp_path / "wider.pt")
+    torch.save({**real, "critic_1": real["policy"]}, tmp_path / "sac.pt")
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
+
+    for name, why in [
+        ("wider.pt", "RuntimeError: Error(s) in loading state_dict"),
+        ("sac.pt", "it has critic_1"),
+        ("notes.pt", "UnpicklingError"),
+    ]:
+        done = pat(
+            trained.work, "model", "log", "--run", trained.run_id,
+            "--checkpoint", str(tmp_path / name), "--tracking-uri", trained.uri,
+        )  # fmt: skip
+        assert done.returncode == 2, (name, done.stderr)
+        line = error_line(done)
+        assert f"invalid value for --checkpoint: {str(tmp_path / name)!r}" in line, name
+        assert "expected a checkpoint of this run's PPO on CartPole-v1" in line, name
+        assert why in line, (name, line)
+
+
+def test_a_run_without_its_agent_config_is_rebuilt_from_the_tasks(trained, tmp_path):
+    """A run recorded before ``pat train`` logged params/agent.yaml: the task's own config."""
+    from mlflow import MlflowClient
+
+    run = MlflowClient(trained.uri).get_run(trained.run_id)
+    artifacts = Path(run.info.artifact_uri.removeprefix("file://"))
+    recorded = artifacts / "params" / "agent.yaml"
+    assert recorded.is_file()
+    kept = tmp_path / "agent.yaml"
+    recorded.rename(kept)
+    checkpoint = trained.directory / "checkpoints" / "agent_54.pt"
+    try:
+        done = pat(
+            tmp_path, "model", "log", "--run", trained.run_id, "--checkpoint", str(checkpoint),
+            "--tracking-uri", trained.uri,
+        )  # fmt: skip
+    finally:
+        kept.rename(recorded)
+
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "agent from the task's config (the run has no params/agent.yaml)" in text
+    assert f"checkpoint {checkpoint}," in text  # not under the working directory: as given
+    assert done.stdout.splitlines()[-1].startswith("Model: models:/m-")
