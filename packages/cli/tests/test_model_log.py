@@ -218,3 +218,22 @@ def test_a_run_without_its_agent_config_is_rebuilt_from_the_tasks(trained, tmp_p
     assert "agent from the task's config (the run has no params/agent.yaml)" in text
     assert f"checkpoint {checkpoint}," in text  # not under the working directory: as given
     assert done.stdout.splitlines()[-1].startswith("Model: models:/m-")
+
+
+def test_pat_train_register_model_logs_and_registers_the_policy_at_the_end(tmp_path):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = pat(
+        tmp_path, "train", "--task", "Pendulum-v1", "--num-envs", "2", "--timesteps", "64",
+        "--register-model", "pendulum-ppo", "--tracking-uri", uri,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "Model: models:/pendulum-ppo/1" in done.stdout
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/pendulum-ppo/1")
+    actions = np.asarray(model.predict(np.zeros((3, 3), dtype=np.float32)))
+    assert actions.shape == (3, 1)
+    (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert run.info.status == "FINISHED"  # logging the model kept the run's end

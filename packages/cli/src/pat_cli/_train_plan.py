@@ -52,6 +52,10 @@ class TrainPlan:
     """Continue the checkpoint's own run (``--resume``); else a new run tagged with it."""
     checkpoint_run: str | None = None
     """The run of a ``runs:/<id>/...`` checkpoint."""
+    log_model: bool = False
+    """Log the trained policy as an MLflow model of the run at the end."""
+    register_model: str | None = None
+    """Register that model under this name."""
     source_run: str | None = None
     """``--from-run``: the run whose record this training reproduces."""
     env_overrides: tuple[Any, ...] = ()

@@ -49,6 +49,8 @@ class TrainOutcome:
     rejections: dict[str, str] = field(default_factory=dict)
     unmatched: tuple[Any, ...] = ()
     checkpoint: Path | None = None
+    model: str | None = None
+    """The logged policy's URI (``models:/NAME/VERSION`` when registered)."""
     stopped_by: str = ""
     """What ended a KILLED training: ``Ctrl-C`` or ``SIGTERM``."""
 

@@ -133,9 +133,36 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
         step_offset=step_offset,
     )
     outcome.stopped_by = stopped_by
+    if plan.log_model:
+        outcome.model = _log_model(plan, target, runner.agent, status, offline=offline)
     code = _report(outcome, plan.output)  # the command ends the writer: every request answered
     _fast_exit.allow()  # the run is ended, its points stored, every file closed
     return code
+
+
+def _log_model(
+    plan: TrainPlan, target: Any, agent: Any, status: str, *, offline: bool
+) -> str | None:
+    """The trained policy as an MLflow model of the run (registered when asked); its URI."""
+    if status != "FINISHED" or offline:
+        why = "the run is offline (sync it, then `pat model log`)" if offline else status
+        err_console.print(f"The policy was not logged as a model: {why}.")
+        return None
+    from pat_skrl_mlflow import log_policy
+
+    try:
+        logged = log_policy(
+            agent,
+            target.run_id,
+            tracking_uri=target.tracking_uri,
+            register_as=plan.register_model,
+            checkpoint=_latest_checkpoint(agent),
+            agent_config=plan.agent_cfg,
+        )
+    except Exception as error:  # the run and its metrics are stored: say so, exit 0
+        err_console.print(f"Could not log the policy as an MLflow model: {error}")
+        return None
+    return logged.uri
 
 
 def _record_run(plan: TrainPlan, target: Any, env: Any) -> None:
@@ -246,6 +273,8 @@ def _report(outcome: TrainOutcome, output: str = "rich") -> int:
     console.print(
         f"Checkpoints: {checkpoints_line(outcome.checkpoint)}", highlight=False, soft_wrap=True
     )
+    if outcome.model:
+        console.print(f"Model: {outcome.model}", highlight=False, soft_wrap=True)
     console.print("Next:", style="bold")
     for command in next_commands(outcome):
         console.print(f"  {command}", highlight=False, soft_wrap=True)

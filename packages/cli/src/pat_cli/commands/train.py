@@ -138,6 +138,24 @@ def train(
     list_tasks: Annotated[
         bool, typer.Option("--list-tasks", help="List the tasks that run here (as `pat tasks`).")
     ] = False,
+    log_model: Annotated[
+        bool,
+        typer.Option(
+            "--log-model",
+            help="At the end, log the trained policy as an MLflow model of the run (see `pat "
+            "model log`).",
+        ),
+    ] = False,
+    register_model: Annotated[
+        str | None,
+        typer.Option(
+            "--register-model",
+            metavar="<name>",
+            help="At the end, log the policy and register it in MLflow's Model Registry under "
+            "this name; prints models:/NAME/VERSION.",
+            show_default=False,
+        ),
+    ] = None,
     from_run: Annotated[
         str | None,
         typer.Option(
@@ -239,6 +257,8 @@ def train(
             resume=resume,
             checkpoint_run=check.checkpoint_run(checkpoint),
             source_run=from_run,
+            log_model=log_model or register_model is not None,
+            register_model=register_model,
             env_metrics=ready.env_metrics,
             offline_ok=offline_ok,
             output="json" if json_output else "quiet" if quiet else "rich",
