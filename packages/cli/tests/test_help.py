@@ -65,6 +65,7 @@ COMMANDS = (
     ("inspect", "tracking-data"),
     ("runs",),
     ("compare",),
+    ("eval",),
     ("dry-run",),
     ("dry-run", "filter"),
     ("setup",),

@@ -237,3 +237,44 @@ def test_pat_train_register_model_logs_and_registers_the_policy_at_the_end(tmp_p
     assert actions.shape == (3, 1)
     (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert run.info.status == "FINISHED"  # logging the model kept the run's end
+
+
+def test_pat_eval_runs_a_registered_policy_and_logs_eval_metrics(tmp_path):
+    """train -> register -> `pat eval --model models:/NAME/1`; a task of other shapes: exit 2."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    trained = pat(
+        tmp_path, "train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "64",
+        "--register-model", "cartpole", "--tracking-uri", uri,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+
+    done = pat(
+        tmp_path, "eval", "--model", "models:/cartpole/1", "--task", "CartPole-v1",
+        "--episodes", "4", "--num-envs", "2", "--seed", "1", "--tracking-uri", uri,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "eval/episode_reward_mean" in done.stdout
+    client = MlflowClient(uri)
+    (run,) = [
+        r
+        for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
+        if r.data.tags.get("pat.evaluated_model") == "models:/cartpole/1"
+    ]
+    metrics = run.data.metrics
+    assert metrics["eval/episodes"] == 4
+    assert metrics["eval/episode_reward_min"] <= metrics["eval/episode_reward_mean"]
+    assert metrics["eval/episode_reward_mean"] <= metrics["eval/episode_reward_max"]
+    assert metrics["eval/episode_length_mean"] == pytest.approx(metrics["eval/episode_reward_mean"])
+    assert any(key.startswith("eval/Episode_Metrics/") for key in metrics)
+
+    other = pat(
+        tmp_path, "eval", "--model", "models:/cartpole/1", "--task", "Pendulum-v1",
+        "--tracking-uri", uri,
+    )  # fmt: skip
+    assert other.returncode == 2, other.stdout + other.stderr
+    line = error_line(other)
+    assert "shape (n, 3)" in line
+    assert "(-1, 4)" in line

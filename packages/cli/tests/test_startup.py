@@ -72,6 +72,7 @@ COMMANDS = (
     ("inspect", "tracking-data"),
     ("runs",),
     ("compare",),
+    ("eval",),
     ("dry-run",),
     ("dry-run", "filter"),
     ("setup",),

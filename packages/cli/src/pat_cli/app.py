@@ -48,6 +48,11 @@ class PatGroup(LazyGroup):
             "Compare runs side by side: per metric key, each run's last and best value.",
         ),
         LazyCommand(
+            "eval",
+            "pat_cli.commands.eval:eval_",
+            "Run a policy logged as an MLflow model on a task and log eval/* metrics.",
+        ),
+        LazyCommand(
             "model",
             "pat_cli.commands.model:app",
             "Log a trained policy as an MLflow model of its run, and register it.",
