@@ -57,7 +57,7 @@ def eval_(
     from pat_cli._mlflow_store import resolve_tracking_uri
     from pat_cli._setup import prepare
     from pat_cli._train_env import EnvSpec, make_env
-    from pat_cli.commands.inspect._tables import eval_table
+    from pat_cli.commands._eval_table import eval_table
 
     uri = resolve_tracking_uri(tracking_uri)
     ready = prepare(task, None, None, num_envs, "cpu")

@@ -16,8 +16,6 @@ from pat_cli.commands._fit import Column, FittedTable
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from rich.table import Table
-
     from pat_cli._histories import Summary
     from pat_cli._mlflow_store import RunInfo
     from pat_cli.commands._fit import Cell
@@ -101,23 +99,3 @@ def tracking_table(
         title=title,
         caption="reducer: how values within one logging window become one MLflow point",
     )
-
-
-def eval_table(model: str, task: str, metrics: Mapping[str, float], run_id: str) -> Table:
-    """``pat eval``'s summary: one row per eval metric, the run it was logged to."""
-    from rich import box
-    from rich.table import Table as RichTable
-
-    table = RichTable(
-        title=f"pat eval · {model} on {task}",
-        title_justify="left",
-        caption=f"logged to MLflow run {run_id}",
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    table.add_column("metric", no_wrap=True)
-    table.add_column("value", justify="right", no_wrap=True)
-    for key, value in metrics.items():
-        table.add_row(key, _format.number(value))
-    return table
