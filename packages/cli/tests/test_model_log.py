@@ -231,6 +231,8 @@ def test_pat_train_register_model_logs_and_registers_the_policy_at_the_end(tmp_p
 
     assert done.returncode == 0, done.stderr
     assert "Model: models:/pendulum-ppo/1" in done.stdout
+    # the next command runs the policy back (the store is the default one here: no URI)
+    assert "pat eval --model models:/pendulum-ppo/1 --task Pendulum-v1\n" in done.stdout
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model("models:/pendulum-ppo/1")
     actions = np.asarray(model.predict(np.zeros((3, 3), dtype=np.float32)))

@@ -166,6 +166,11 @@ def next_commands(outcome: TrainOutcome) -> list[str]:
         commands.append(f"{run}mlflow ui --backend-store-uri {quoted}")
     elif uri.startswith("http"):
         commands.append(f"open {uri} in a browser")
+    if outcome.model:  # a logged (registered) policy: run it back on the task
+        commands.append(
+            f"{run}pat eval --model {shlex.quote(outcome.model)} --task "
+            f"{shlex.quote(outcome.task)}{store}"
+        )
     if outcome.checkpoint is not None and outcome.status != "FINISHED":
         commands.append(
             f"{run}pat train --task {shlex.quote(outcome.task)} --checkpoint "
