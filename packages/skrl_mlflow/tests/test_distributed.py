@@ -85,7 +85,8 @@ def test_rank_zero_writes_and_aggregates_across_ranks(store, child_env, tmp_path
         logged_std = dict(histories[SKRL_ALIASES[STD_TAG] + "/std"])[int(step)]
         assert logged_std == pytest.approx(float(pooled), rel=1e-5), step
         averaged = (np.std(window0[STD_TAG]) + np.std(window1[STD_TAG])) / 2
-        assert not math.isclose(logged_std, averaged, rel_tol=1e-3)  # the ranks' means differ
+        if not math.isclose(float(pooled), averaged, rel_tol=1e-3):  # the ranks' means differ
+            assert not math.isclose(logged_std, averaged, rel_tol=1e-3), step
     assert checked > 40
     # the two ranks trained with different seeds: aggregation changed the values
     assert agg0["reduced"] != agg1["reduced"]
