@@ -120,6 +120,29 @@ def test_key_glob_matching_nothing_names_the_case_mistake(invoke, store, error_l
     assert "'episode_reward_mean'" in result.output
 
 
+def test_key_takes_the_metric_filter_language(invoke, store):
+    # --key, --metric-filter and dry-run share pat-core's patterns: exact, glob and re:
+    store.log_run({"policy_loss": ramp(3), "value_loss": ramp(3), "lr": ramp(3)})
+
+    result = invoke(
+        "inspect", "metrics", "--json", "--tracking-uri", store.uri,
+        "--key", "re:(policy|value)_loss", "--key", "lr",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    keys = [m["key"] for m in json.loads(result.stdout)["metrics"]]
+    assert keys == ["lr", "policy_loss", "value_loss"]
+
+
+def test_key_with_a_bad_regex_is_a_usage_error(invoke, store, error_line):
+    store.log_run({"policy_loss": ramp(3)})
+
+    result = invoke("inspect", "metrics", "--tracking-uri", store.uri, "--key", "re:(")
+
+    assert result.exit_code == 2
+    assert "'re:('" in error_line(result)
+
+
 def test_unknown_experiment_id_from_the_environment_is_a_domain_error(
     invoke, store, error_line, monkeypatch
 ):

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import doctest
+import fnmatch
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pat_core.filters
-from pat_core import MetricFilter, UnmatchedPattern, read_pattern_file, to_mlflow_key
+from pat_core import (
+    MetricFilter,
+    UnmatchedPattern,
+    read_pattern_file,
+    select_names,
+    to_mlflow_key,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -145,7 +154,7 @@ def test_unmatched_reports_patterns_with_suggestions() -> None:
     assert report["Policy_Loss"].suggestions[0] == "policy_loss"
     assert "Loss/Policy_loss" in report["Policy_Loss"].suggestions
     assert report["loss/value_loss"] == UnmatchedPattern(
-        "loss/value_loss", "exclude", report["loss/value_loss"].suggestions
+        "loss/value_loss", "exclude", report["loss/value_loss"].suggestions, ("Loss/Value_loss",)
     )
     assert report["loss/value_loss"].suggestions[0] == "Loss/Value_loss"
     assert "Reward/Total_reward_mean" in report["episode_reward_mean"].suggestions
@@ -219,3 +228,35 @@ def test_docstring_examples() -> None:
     result = doctest.testmod(pat_core.filters)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_select_names_keeps_order_and_reports_unmatched() -> None:
+    keys = ["policy_loss", "episode_reward_mean", "Episode_Metrics/joint_vel", "value_loss"]
+    chosen, unmatched = select_names(keys, ["*_loss", "re:Episode_.*", "Episode_reward*"])
+    assert chosen == ["policy_loss", "Episode_Metrics/joint_vel", "value_loss"]
+    (miss,) = unmatched
+    assert miss.pattern == "Episode_reward*"
+    assert miss.case_matches == ("episode_reward_mean",)
+    assert miss.hint() == "names are case-sensitive; did you mean 'episode_reward_mean'?"
+
+
+def test_select_names_without_patterns_chooses_every_name() -> None:
+    assert select_names(("b", "a"), []) == (["b", "a"], [])
+
+
+def test_unmatched_hint_suggests_close_names_or_nothing() -> None:
+    _, (close, far) = select_names(["episode_reward_mean"], ["episode_reward_man", "zzz"])
+    assert close.case_matches == ()
+    assert close.hint() == "did you mean 'episode_reward_mean'?"
+    assert far.hint() == ""
+
+
+@given(
+    st.lists(st.text(alphabet="ab_/", min_size=1, max_size=6), min_size=1, max_size=8),
+    st.lists(st.text(alphabet="ab_/*?", min_size=1, max_size=4), min_size=1, max_size=3),
+)
+def test_select_names_globs_match_as_fnmatchcase(names: list[str], globs: list[str]) -> None:
+    # The reference: what `--key` matched with before it shared this language.
+    expected = [n for n in names if any(fnmatch.fnmatchcase(n, g) for g in globs)]
+    chosen, _ = select_names(names, globs)
+    assert chosen == expected

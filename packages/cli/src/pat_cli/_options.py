@@ -134,9 +134,10 @@ KeyGlobs = Annotated[
     typer.Option(
         "--key",
         "-k",
-        metavar="<glob>",
-        help="Only keys matching this glob, e.g. 'episode_*' (repeatable).",
+        metavar="<pattern>",
+        help="Only keys matching this pattern (repeatable): a key, a glob such as "
+        "'episode_*', or re:<regex>, as in --metric-filter.",
         show_default=False,
     ),
 ]
-"""``--key`` of the commands that read a run's metrics (one glob language: fnmatch)."""
+"""``--key`` of the commands that read a run's metrics (pat-core's pattern language)."""

@@ -34,7 +34,7 @@ from pat_core.reducers import (
 
 # --- names, filters, intervals ---
 # isort: split
-from pat_core.filters import MetricFilter, UnmatchedPattern, read_pattern_file
+from pat_core.filters import MetricFilter, UnmatchedPattern, read_pattern_file, select_names
 from pat_core.intervals import ACCEPTED_INTERVALS, IntervalPolicy, LogInterval, parse_log_interval
 from pat_core.names import (
     MAX_KEY_LENGTH,
@@ -79,5 +79,6 @@ __all__ = [
     "percentile_q",
     "read_pattern_file",
     "reducer_names",
+    "select_names",
     "to_mlflow_key",
 ]

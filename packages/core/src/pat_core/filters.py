@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
-__all__ = ["MetricFilter", "UnmatchedPattern", "read_pattern_file"]
+__all__ = ["MetricFilter", "UnmatchedPattern", "read_pattern_file", "select_names"]
 
 REGEX_PREFIX = "re:"
 _GLOB_CHARS = frozenset("*?[")
@@ -42,11 +42,23 @@ class UnmatchedPattern:
         pattern: The pattern as given.
         kind: Whether it is an include or an exclude pattern.
         suggestions: Seen names the user may have meant, best first (may be empty).
+        case_matches: Seen names it matches when case is ignored (names are
+            case-sensitive: the likeliest mistake); they lead ``suggestions`` too.
     """
 
     pattern: str
     kind: Literal["include", "exclude"]
     suggestions: tuple[str, ...]
+    case_matches: tuple[str, ...] = ()
+
+    def hint(self) -> str:
+        """What was probably meant, in one line ("" when nothing seen is close)."""
+        if self.case_matches:
+            names = ", ".join(map(repr, self.case_matches[:3]))
+            return f"names are case-sensitive; did you mean {names}?"
+        if self.suggestions:
+            return f"did you mean {', '.join(map(repr, self.suggestions[:3]))}?"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -175,12 +187,14 @@ class MetricFilter:
         for kind, patterns, hits in groups:
             for pattern, hit in zip(patterns, hits, strict=True):
                 if not hit:
-                    report.append(UnmatchedPattern(pattern.text, kind, self._suggest(pattern)))
+                    folded = tuple(n for n in self._seen if pattern.folded.fullmatch(n))
+                    suggestions = self._suggest(pattern, folded)
+                    report.append(UnmatchedPattern(pattern.text, kind, suggestions, folded))
         return report
 
-    def _suggest(self, pattern: _Pattern) -> tuple[str, ...]:
+    def _suggest(self, pattern: _Pattern, folded: tuple[str, ...]) -> tuple[str, ...]:
         seen = list(self._seen)
-        suggestions = [n for n in seen if pattern.folded.fullmatch(n)]
+        suggestions = list(folded)
         already = set(suggestions)
         target = pattern.core.casefold()
         scored = []
@@ -199,6 +213,35 @@ class MetricFilter:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(include={self.include!r}, exclude={self.exclude!r})"
+
+
+def select_names(
+    names: Iterable[str], patterns: Sequence[str]
+) -> tuple[list[str], list[UnmatchedPattern]]:
+    """The names any of ``patterns`` matches, and the patterns that matched none of them.
+
+    The one pattern language of pat (exact names, globs, ``re:``), for choosing among
+    names already known, e.g. a run's metric keys.
+
+    Args:
+        names: The names to choose from; the result keeps their order.
+        patterns: Include patterns; an empty sequence chooses every name.
+
+    Returns:
+        The chosen names, and each pattern that matched nothing (with suggestions).
+
+    Raises:
+        ValueError: If a pattern is empty or a ``re:`` pattern does not compile.
+
+    Example:
+        >>> chosen, unmatched = select_names(["episode_reward_mean", "policy_loss"], ["episode_*"])
+        >>> chosen, unmatched
+        (['episode_reward_mean'], [])
+    """
+    if not patterns:
+        return list(names), []
+    metric_filter = MetricFilter(include=patterns)
+    return [n for n in names if metric_filter.allows(n)], metric_filter.unmatched()
 
 
 def read_pattern_file(path: str | os.PathLike[str]) -> list[str]:

@@ -1,7 +1,5 @@
 """``pat compare``: runs side by side, one row per metric key, each run's last and best value."""
 
-import difflib
-import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pat_cli._console import console, err_console
-from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
+from pat_cli._errors import bad_option
+from pat_cli._key_selection import select_keys
 from pat_cli._options import JsonOutput, KeyGlobs, TrackingUri
 from pat_cli.commands.inspect.metrics import PLOT_SUFFIXES
 
@@ -98,7 +97,8 @@ def compare(
     uri = resolve_tracking_uri(tracking_uri)
     opened = [open_run(uri, run_id, None) for run_id in runs]  # a sqlite store: no MLflow
     infos = [run for _, run in opened]
-    keys = _select_keys(infos, key or [])
+    every = sorted({k for run in infos for k in run.latest})
+    keys = select_keys(every, key or [], owner="these runs", several=True)
 
     summaries: list[dict[str, Summary]] = []
     for client, run in opened:
@@ -206,31 +206,3 @@ def _check_plot_path(plot: Path) -> None:
         bad_option("--plot", str(plot), "a file name ending in " + ", ".join(PLOT_SUFFIXES))
     if not plot.parent.is_dir():
         bad_option("--plot", str(plot), "a file in an existing directory")
-
-
-def _select_keys(runs: "Sequence[RunInfo]", globs: "Sequence[str]") -> list[str]:
-    """Every key any run has (sorted), or those matching ``globs``."""
-    every = sorted({k for run in runs for k in run.latest})
-    if not every:
-        fail(
-            "none of these runs has metrics.",
-            hint="runs that crashed before their first log window have none.",
-            code=DOMAIN_ERROR,
-        )
-    for glob in globs:
-        if not any(fnmatch.fnmatchcase(k, glob) for k in every):
-            close = difflib.get_close_matches(glob, every, n=3, cutoff=0.5)
-            folded = [k for k in every if fnmatch.fnmatchcase(k.lower(), glob.lower())]
-            hint = (
-                f"keys are case-sensitive; did you mean {', '.join(map(repr, folded[:3]))}?"
-                if folded
-                else f"did you mean {', '.join(map(repr, close))}?"
-                if close
-                else f"these runs have {len(every)} keys, e.g. {', '.join(every[:4])}."
-            )
-            fail(
-                f"--key {glob!r} matches no metric key of these runs.", hint=hint, code=DOMAIN_ERROR
-            )
-    if not globs:
-        return every
-    return [k for k in every if any(fnmatch.fnmatchcase(k, g) for g in globs)]

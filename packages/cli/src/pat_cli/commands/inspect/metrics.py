@@ -1,7 +1,5 @@
 """``pat inspect metrics``: what a run logged, one row per key, read fast."""
 
-import difflib
-import fnmatch
 import json
 import time
 from pathlib import Path
@@ -11,7 +9,8 @@ import typer
 
 from pat_cli import _format
 from pat_cli._console import console
-from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
+from pat_cli._errors import bad_option
+from pat_cli._key_selection import select_keys
 from pat_cli._options import Experiment, JsonOutput, KeyGlobs, TrackingUri
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ def metrics(
 
     uri = resolve_tracking_uri(tracking_uri)
     client, run = open_run(uri, run_id, experiment)  # a sqlite store is read without MLflow
-    keys = _select_keys(run.metric_keys, key or [], run.run_id)
+    keys = select_keys(run.metric_keys, key or [], owner=f"run {run.run_id}")
 
     started = time.perf_counter()
     summaries, method = summarize_run(client, run.run_id, keys, run.latest)
@@ -173,32 +172,3 @@ def _check_plot_path(plot: Path) -> None:
         bad_option("--plot", str(plot), "a file name ending in " + ", ".join(PLOT_SUFFIXES))
     if not plot.parent.is_dir():
         bad_option("--plot", str(plot), "a file in an existing directory")
-
-
-def _select_keys(all_keys: tuple[str, ...], globs: list[str], run_id: str) -> list[str]:
-    if not all_keys:
-        fail(
-            f"run {run_id} has no metrics.",
-            hint="runs that crashed before their first log window have none.",
-            code=DOMAIN_ERROR,
-        )
-    if not globs:
-        return list(all_keys)
-    chosen = [k for k in all_keys if any(fnmatch.fnmatchcase(k, g) for g in globs)]
-    for glob in globs:
-        if not any(fnmatch.fnmatchcase(k, glob) for k in all_keys):
-            close = difflib.get_close_matches(glob, all_keys, n=3, cutoff=0.5)
-            folded = [k for k in all_keys if fnmatch.fnmatchcase(k.lower(), glob.lower())]
-            hint = (
-                f"keys are case-sensitive; did you mean {', '.join(map(repr, folded[:3]))}?"
-                if folded
-                else f"did you mean {', '.join(map(repr, close))}?"
-                if close
-                else f"this run has {len(all_keys)} keys, e.g. {', '.join(all_keys[:4])}."
-            )
-            fail(
-                f"--key {glob!r} matches no metric key of run {run_id}.",
-                hint=hint,
-                code=DOMAIN_ERROR,
-            )
-    return chosen
