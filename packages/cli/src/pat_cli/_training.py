@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from pat_cli import _fast_exit
+from pat_cli import _fast_exit, _ranks
 from pat_cli._console import console, err_console
 from pat_cli._errors import DOMAIN_ERROR, fail
 from pat_cli._offline import check_store_or_offline, masked, open_run
@@ -71,7 +71,12 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     offline, writer = _check_store(plan, writer)  # fails fast, unless the writer is starting
     env = make_env(
         EnvSpec(
-            plan.task, plan.num_envs, plan.device, plan.seed, plan.env_metrics, plan.env_overrides
+            plan.task,
+            plan.num_envs,
+            plan.device,
+            _ranks.env_seed(plan.seed),
+            plan.env_metrics,
+            plan.env_overrides,
         )
     )
     try:
@@ -100,7 +105,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     _write_run_file(runner.agent, target.run_id, masked(target.tracking_uri))
     experiment = _experiment_name(target)
     _announce(plan, threads, target, experiment, runner.agent)
-    step_offset = _step_offset(target, resume_run, plan.checkpoint)
+    step_offset = _ranks.share_step_offset(_step_offset(target, resume_run, plan.checkpoint))
     try:
         handle = instrument(
             runner.agent,
@@ -111,6 +116,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
             task=plan.task.id,
             environment_info=("log",),
             step_offset=step_offset,
+            aggregate_ranks=_ranks.world_size() > 1,
         )
     except BaseException:
         target.end("KILLED" if isinstance(sys.exc_info()[1], KeyboardInterrupt) else "FAILED")
@@ -136,8 +142,14 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     if plan.log_model:
         outcome.model = _log_model(plan, target, runner.agent, status, offline=offline)
     code = _report(outcome, plan.output)  # the command ends the writer: every request answered
-    _fast_exit.allow()  # the run is ended, its points stored, every file closed
+    _may_exit(status)  # the run is ended, its points stored, every file closed
     return code
+
+
+def _may_exit(status: str) -> None:
+    """Meet the other ranks after a finished training; the process may then exit at once."""
+    _ranks.leave(status)
+    _fast_exit.allow()
 
 
 def _log_model(
@@ -237,9 +249,11 @@ def _announce(plan: TrainPlan, threads: str, target: Any, experiment: str, agent
             f"using {plan.task.id}.",
             highlight=False,
         )
+    ranks = _ranks.world_size()
+    envs = f"{plan.num_envs} envs x {ranks} ranks" if ranks > 1 else f"{plan.num_envs} envs"
     console.print(
         f"Training [bold]{plan.task.id}[/] with {plan.algorithm.upper()} on {plan.device}: "
-        f"{plan.num_envs} envs x {plan.timesteps:,} timesteps ({threads}), log interval "
+        f"{envs} x {plan.timesteps:,} timesteps ({threads}), log interval "
         f"{_interval_text(plan, agent)}. MLflow run [bold]{target.run_id}[/] in experiment "
         f"{experiment!r} of {masked(target.tracking_uri)}",
         highlight=False,
@@ -433,6 +447,7 @@ def checkpoint_timestep(path: Path) -> int | None:
 
 
 def _write_run_file(agent: Any, run_id: str, tracking_uri: str) -> None:
+    _ranks.name_run(run_id)  # for pat train --nproc-per-node, which ends it if a rank dies
     directory = getattr(agent, "experiment_dir", None)
     if not directory:
         return

@@ -14,6 +14,7 @@ from importlib.metadata import version as _version
 
 from pat_skrl_mlflow._api import instrument
 from pat_skrl_mlflow._compat import create_mlflow_logging_wrapper
+from pat_skrl_mlflow._distributed import RankInfo, rank_info
 from pat_skrl_mlflow._durable import OFFLINE_PREFIX, spool_directory
 from pat_skrl_mlflow._instrument import Instrumentation
 from pat_skrl_mlflow._liveness import left_running
@@ -66,6 +67,7 @@ __all__ = [
     "MlflowSink",
     "PolicyKind",
     "ProcessClient",
+    "RankInfo",
     "RunNotInStore",
     "RunTarget",
     "SenderStats",
@@ -99,6 +101,7 @@ __all__ = [
     "open_store",
     "protect",
     "qualified_name",
+    "rank_info",
     "readable",
     "set_tags",
     "skrl_aliases",

@@ -5,6 +5,16 @@ from typing import Annotated
 import typer
 
 from pat_cli._errors import fail
+from pat_cli._launch import (
+    Launch,
+    Nnodes,
+    NodeRank,
+    NprocPerNode,
+    RdzvBackend,
+    RdzvEndpoint,
+    RdzvId,
+    start_ranks,
+)
 from pat_cli._options import (
     AgentCfg,
     Algorithm,
@@ -174,6 +184,12 @@ def train(
             help="Print the resolved agent and env config (overrides applied) as YAML and exit.",
         ),
     ] = False,
+    nproc_per_node: NprocPerNode = None,
+    nnodes: Nnodes = None,
+    node_rank: NodeRank = None,
+    rdzv_endpoint: RdzvEndpoint = None,
+    rdzv_backend: RdzvBackend = None,
+    rdzv_id: RdzvId = None,
 ) -> None:
     """Train a skrl agent on an Isaac Lab or gymnasium task, every metric going to MLflow.
 
@@ -181,13 +197,18 @@ def train(
     second Ctrl-C exits at once, leaving what is unsent in the run's spool for `pat sync`.
 
     Example: pat train --task CartPole-v1 agent.agent.rollouts=16
+
+    --nproc-per-node N trains N ranks started by torchrun (one per GPU, else gloo ranks on
+    the CPU); rank 0 writes the one MLflow run, with every rank's episodes.
+
+    Example: pat train --task Isaac-Cartpole --nproc-per-node 2
     """
     if list_tasks:
         from pat_cli.commands.tasks import tasks
 
         tasks()
         return
-    from pat_cli import _overrides
+    from pat_cli import _overrides, _ranks
     from pat_cli import _train_plan as check
     from pat_cli._memory_estimate import check_fits
     from pat_cli._mlflow_store import resolve_tracking_uri
@@ -226,7 +247,17 @@ def train(
     if resume and checkpoint is None:
         fail("--resume needs --checkpoint; expected the checkpoint whose run to continue.")
     check.store_location(uri)
-    writer = store_writer(uri, system_metrics)  # imports MLflow while the task resolves
+    start_ranks(  # more than one rank asked for: the input checked once, then torchrun
+        Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_backend, rdzv_id),
+        uri,
+        lambda: check.total_timesteps(
+            prepare(task, algorithm, agent_cfg, num_envs, device, parsed).cfg,
+            timesteps,
+            max_iterations,
+        ),
+    )
+    device = _ranks.join(device)  # a rank: before skrl is imported (its process group)
+    writer = store_writer(uri, system_metrics) if _ranks.writes() else None
     try:
         ready = prepare(task, algorithm, agent_cfg, num_envs, device, parsed)
         weights = check.checkpoint(checkpoint, ready.choice.id, uri)
@@ -235,7 +266,7 @@ def train(
         if writer is not None:
             writer.begin_check()  # the input is valid: open (or create) the store now
 
-        from pat_cli._training import train as run_training
+        from pat_cli._rank_training import train as run_training
 
         plan = check.TrainPlan(
             task=ready.choice,
