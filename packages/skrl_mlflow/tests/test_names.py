@@ -65,3 +65,16 @@ def test_a_logged_key_leads_back_to_its_tag_as_the_mapper_named_it():
         assert skrl_tag_of_key(f"{key}/std") == (tag, key)  # a derived statistic: its tag's key
     assert skrl_tag_of_key("Episode_Reward/alive") is None
     assert skrl_tag_of_key("my_metric") is None
+
+
+def test_an_unmatched_pattern_is_reported_with_the_case_mistake() -> None:
+    from pat_core import MetricFilter
+    from pat_skrl_mlflow._report import format_unmatched
+
+    metric_filter = MetricFilter(include=["Policy_loss", "grad_norm"])
+    metric_filter.allows("policy_loss")
+    assert format_unmatched(metric_filter.unmatched()).splitlines() == [
+        "pat: include pattern 'Policy_loss' matches no metric "
+        "(names are case-sensitive; did you mean 'policy_loss'?)",
+        "pat: include pattern 'grad_norm' matches no metric",
+    ]

@@ -113,10 +113,7 @@ def analyse(
     tagged = list(dict.fromkeys([*((n.tag, n.key) for n in names if n.tag), *known]))
     reports = []
     for item in overall.unmatched():
-        folded = MetricFilter([_casefold_pattern(item.pattern)])
-        case_matches = tuple(
-            n for n in _all_names(names) if folded.allows(n.lower()) and n != item.pattern
-        )
+        case_matches = tuple(n for n in item.case_matches if n != item.pattern)
         probe = MetricFilter([item.pattern])
         reports.append(
             PatternReport(
@@ -133,23 +130,6 @@ def analyse(
             )
         )
     return decisions, reports
-
-
-def _all_names(names: Sequence[Name]) -> list[str]:
-    seen: dict[str, None] = {}
-    for name in names:
-        if name.tag:
-            seen[name.tag] = None
-        seen[name.key] = None
-    return list(seen)
-
-
-def _casefold_pattern(pattern: str) -> str:
-    # Compare lower-case names with a lower-case pattern; a regex gets the inline flag instead
-    # (lowering it would change escapes such as \S).
-    if pattern.startswith("re:"):
-        return f"re:(?i:{pattern[3:]})"
-    return pattern.lower()
 
 
 def _is_pattern(pattern: str) -> bool:

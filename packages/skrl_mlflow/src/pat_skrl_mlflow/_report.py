@@ -125,12 +125,10 @@ def as_float(value: Any) -> float:
 
 
 def format_unmatched(unmatched: tuple[UnmatchedPattern, ...] | list[UnmatchedPattern]) -> str:
-    """One line per pattern that matched nothing, with suggestions."""
+    """One line per pattern that matched nothing, with what was probably meant."""
     lines = []
     for item in unmatched:
-        hint = (
-            f" (did you mean {', '.join(map(repr, item.suggestions))}?)" if item.suggestions else ""
-        )
+        hint = f" ({item.hint()})" if item.hint() else ""
         lines.append(f"pat: {item.kind} pattern {item.pattern!r} matches no metric{hint}")
     return "\n".join(lines)
 
