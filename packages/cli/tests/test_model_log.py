@@ -20,11 +20,20 @@ import pytest
 ONNX = all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime", "onnxscript"))
 
 
-def pat(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+IMPORT_PROBE = (
+    "import atexit, sys; "
+    "atexit.register(lambda: print('probe: mlflow imported:', 'mlflow' in sys.modules)); "
+    "from pat_cli.app import main; main()"
+)
+"""`pat` that prints, as its process ends, whether it imported MLflow itself."""
+
+
+def pat(cwd: Path, *args: str, probe: bool = False) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(COLUMNS="80", NO_COLOR="1", OMP_NUM_THREADS="1")
+    command = ["-c", IMPORT_PROBE] if probe else ["-m", "pat_cli"]
     return subprocess.run(
-        [sys.executable, "-m", "pat_cli", *args],
+        [sys.executable, *command, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -221,16 +230,19 @@ def test_a_run_without_its_agent_config_is_rebuilt_from_the_tasks(trained, tmp_p
 
 
 def test_pat_train_register_model_logs_and_registers_the_policy_at_the_end(tmp_path):
+    """The policy is logged by pat's store writer process: training never imports MLflow."""
     import mlflow
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     done = pat(
         tmp_path, "train", "--task", "Pendulum-v1", "--num-envs", "2", "--timesteps", "64",
-        "--register-model", "pendulum-ppo", "--tracking-uri", uri,
+        "--register-model", "pendulum-ppo", "--tracking-uri", uri, probe=True,
     )  # fmt: skip
 
     assert done.returncode == 0, done.stderr
     assert "Model: models:/pendulum-ppo/1" in done.stdout
+    assert "probe: mlflow imported: False" in done.stdout
+    assert "Successfully registered" not in done.stdout + done.stderr  # pat says it, once
     # the next command runs the policy back (the store is the default one here: no URI)
     assert "pat eval --model models:/pendulum-ppo/1 --task Pendulum-v1\n" in done.stdout
     mlflow.set_tracking_uri(uri)
@@ -239,6 +251,8 @@ def test_pat_train_register_model_logs_and_registers_the_policy_at_the_end(tmp_p
     assert actions.shape == (3, 1)
     (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert run.info.status == "FINISHED"  # logging the model kept the run's end
+    (model,) = mlflow.MlflowClient(uri).search_logged_models([run.info.experiment_id])
+    assert model.source_run_id == run.info.run_id
 
 
 def test_pat_eval_runs_a_registered_policy_and_logs_eval_metrics(tmp_path):

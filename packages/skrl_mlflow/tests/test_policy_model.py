@@ -21,7 +21,14 @@ import torch
 import yaml
 from mlflow import MlflowClient
 
-from pat_skrl_mlflow import LoggedPolicy, deterministic_policy, instrument, log_policy
+from pat_skrl_mlflow import (
+    LoggedPolicy,
+    ProcessClient,
+    deterministic_policy,
+    instrument,
+    log_policy,
+)
+from pat_skrl_mlflow._store_views import StoreRequestError
 from skrl_mlflow_support import SKRL2, make_runner, runner_cfg, vector_env
 
 TIMESTEPS = 32
@@ -180,6 +187,30 @@ def test_a_categorical_policy_registered_loads_from_the_registry(tmp_path, store
     again = log_policy(agent, run_id, tracking_uri=store, register_as="cartpole-policy")
     assert again.uri == "models:/cartpole-policy/2"
     assert again.model_id != logged.model_id
+
+
+def test_the_store_writer_process_logs_the_policy_the_same_way(tmp_path, store):
+    """``writer=``: pat train's store writer logs it (skrl's run-time model classes and the
+    preprocessor travel pickled); the same actions, registry version and model metrics."""
+    agent, run_id = train(tmp_path, store, discrete=False, **SCALER)
+    writer = ProcessClient(store)
+    try:
+        assert writer.check() is None
+        writer.warm_up_policy_logging()
+        logged = log_policy(agent, run_id, register_as="pendulum-policy", writer=writer)
+        with pytest.raises(StoreRequestError, match="no-such-run"):
+            log_policy(agent, "no-such-run", writer=writer)  # MLflow's error, from the child
+        metrics = MlflowClient(store).get_run(run_id).data.metrics
+    finally:
+        writer.close()
+
+    assert logged.kind == "gaussian"
+    assert logged.uri == "models:/pendulum-policy/1"
+    assert logged.metrics["episode_reward_mean"] == pytest.approx(metrics["episode_reward_mean"])
+    observations = observations_of(agent)
+    mlflow.set_tracking_uri(store)
+    predicted = mlflow.pyfunc.load_model(logged.uri).predict(observations)
+    np.testing.assert_allclose(predicted, skrl_actions(agent, observations), atol=1e-6)
 
 
 @pytest.mark.parametrize("algorithm", ["TD3", "SAC"])

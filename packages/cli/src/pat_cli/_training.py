@@ -140,7 +140,9 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     )
     outcome.stopped_by = stopped_by
     if plan.log_model:
-        outcome.model = _log_model(plan, target, runner.agent, status, offline=offline)
+        outcome.model = _log_model(
+            plan, target, runner.agent, status, offline=offline, writer=writer
+        )
     code = _report(outcome, plan.output)  # the command ends the writer: every request answered
     _may_exit(status)  # the run is ended, its points stored, every file closed
     return code
@@ -153,9 +155,19 @@ def _may_exit(status: str) -> None:
 
 
 def _log_model(
-    plan: TrainPlan, target: Any, agent: Any, status: str, *, offline: bool
+    plan: TrainPlan,
+    target: Any,
+    agent: Any,
+    status: str,
+    *,
+    offline: bool,
+    writer: ProcessClient | None,
 ) -> str | None:
-    """The trained policy as an MLflow model of the run (registered when asked); its URI."""
+    """The trained policy as an MLflow model of the run (registered when asked); its URI.
+
+    With the run's store writer process (an offline run has none) MLflow's half of the work
+    runs there: this process never imports MLflow.
+    """
     if status != "FINISHED" or offline:
         why = "the run is offline (sync it, then `pat model log`)" if offline else status
         err_console.print(f"The policy was not logged as a model: {why}.")
@@ -170,6 +182,7 @@ def _log_model(
             register_as=plan.register_model,
             checkpoint=_latest_checkpoint(agent),
             agent_config=plan.agent_cfg,
+            writer=writer,
         )
     except Exception as error:  # the run and its metrics are stored: say so, exit 0
         err_console.print(f"Could not log the policy as an MLflow model: {error}")
@@ -238,6 +251,8 @@ def _check_store(
     if offline and writer is not None:
         writer.close()
         return True, None
+    if writer is not None and plan.log_model:  # the writer imports torch.export, MLflow's
+        writer.warm_up_policy_logging()  # flavour while this process starts the run and trains
     return offline, writer
 
 

@@ -10,7 +10,11 @@ signature and an input example from the agent's observation space, the skrl chec
 agent config as extra files, and the run's metrics at its last ``episode_reward_mean`` step as
 the model's metrics.
 
-torch, skrl and MLflow are imported only when a policy is logged.
+torch, skrl and MLflow are imported only when a policy is logged. With ``writer=`` (``pat
+train``'s store writer process) the calling process does the torch half only (the module, the
+example, the files) and the writer does MLflow's (signature, ``log_model``, registry): MLflow is
+imported and the store open there already, and :func:`warm_up_policy_logging` has it import
+torch's exporter while training runs.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import functools
 import inspect
 import logging
 import tempfile
+import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,7 +42,17 @@ if TYPE_CHECKING:
     import torch
     from mlflow import MlflowClient
 
-__all__ = ["ONNX_EXTRA", "LoggedPolicy", "PolicyKind", "deterministic_policy", "log_policy"]
+    from pat_skrl_mlflow._store_client import ProcessClient
+
+__all__ = [
+    "ONNX_EXTRA",
+    "LoggedPolicy",
+    "PolicyKind",
+    "PolicyRequest",
+    "deterministic_policy",
+    "log_policy",
+    "warm_up_policy_logging",
+]
 
 _log = logging.getLogger("pat_skrl_mlflow")
 
@@ -102,6 +117,7 @@ def log_policy(
     input_example: Any = None,
     checkpoint: str | os.PathLike[str] | None = None,
     agent_config: Mapping[str, Any] | None = None,
+    writer: ProcessClient | None = None,
 ) -> LoggedPolicy:
     """Log ``agent``'s policy as an MLflow model of run ``run_id``.
 
@@ -126,6 +142,11 @@ def log_policy(
             default: the agent's current weights, saved with ``agent.save``.
         agent_config: The config stored with the model as ``agent_config.yaml``; default:
             the agent's own (``agent.cfg``).
+        writer: The run's store writer process (``pat train``'s): the MLflow half (signature,
+            ``log_model``, registry) runs there, where MLflow is imported and the store open,
+            so this process never imports MLflow (``tracking_uri`` is the writer's store).
+            Call :func:`warm_up_policy_logging` on it early to have it import what that
+            needs while training runs.
 
     Returns:
         Where the model (and its registered version and ONNX twin) were logged.
@@ -135,6 +156,8 @@ def log_policy(
             (a multi-agent or a multi-categorical agent, a policy that reads env states).
         ValueError: ``input_example`` or ``register_as`` is not usable.
         ModuleNotFoundError: ``onnx=True`` without onnx, onnxruntime or onnxscript.
+        StoreRequestError: With ``writer``: the writer failed to log it (the message is
+            MLflow's).
     """
     if register_as is not None and not register_as.strip():
         raise ValueError("register_as must be a non-empty Model Registry name")
@@ -143,66 +166,175 @@ def log_policy(
     module, kind = _policy_module(agent)
     observations = _example_observations(agent, input_example)
 
-    import mlflow
-    import mlflow.pytorch
     import torch
-    from mlflow.models import infer_signature
 
     with torch.no_grad():
         actions = module(torch.from_numpy(observations)).numpy()
-    signature = infer_signature(observations, actions)
-    with _using_tracking_uri(tracking_uri), tempfile.TemporaryDirectory() as scratch:
-        client = mlflow.MlflowClient(mlflow.get_tracking_uri())
-        client.get_run(run_id)  # an unknown run fails here, before anything is written
+    with tempfile.TemporaryDirectory(prefix="pat-policy-") as scratch:
         extra_files = [
             _checkpoint_file(agent, checkpoint, Path(scratch)),
             _config_file(agent, agent_config, Path(scratch)),
         ]
-        # exported before anything is logged: a policy ONNX cannot express fails first
-        onnx_file = _export_onnx(module, observations, Path(scratch)) if onnx else None
-        with _quiet_export():
-            info = mlflow.pytorch.log_model(
-                module,
-                **_model_name(mlflow.pytorch.log_model, artifact_path),
-                **_supported(
-                    mlflow.pytorch.log_model,
-                    serialization_format="pt2",  # no pickle: loading needs neither skrl nor pat
-                    step=_reward_step(client, run_id),  # MLflow 3: that step's metrics -> model
-                ),
-                pip_requirements=_torch_requirements(),
-                run_id=run_id,  # Model.log's: logs to the run without resuming (re-opening) it
-                signature=signature,
-                input_example=observations,
-                extra_files=extra_files,
-                metadata={"pat": _metadata(agent, kind, extra_files[0])},
-            )
-        onnx_uri = None
-        if onnx_file is not None:
-            onnx_uri = _log_onnx(
-                onnx_file,
-                observations=observations,
-                signature=signature,
-                run_id=run_id,
-                name=f"{artifact_path}_onnx",
-            )
-        version = None
-        if register_as is not None:
-            version = str(mlflow.register_model(info.model_uri, register_as).version)
-        model_id = getattr(info, "model_id", None)
-        logged = LoggedPolicy(
+        request = PolicyRequest(
             run_id=run_id,
-            model_uri=str(info.model_uri),
-            artifact_path=artifact_path,
+            module=module,
             kind=kind,
-            model_id=model_id,
-            registered_name=register_as,
-            registered_version=version,
-            onnx_model_uri=onnx_uri,
-            metrics=_model_metrics(client, model_id),
+            observations=observations,
+            actions=actions,
+            extra_files=extra_files,
+            # exported before anything is logged: a policy ONNX cannot express fails first
+            onnx_file=str(_export_onnx(module, observations, Path(scratch))) if onnx else None,
+            metadata=_metadata(agent, kind, extra_files[0]),
+            artifact_path=artifact_path,
+            register_as=register_as,
         )
-        store = mask_uri(mlflow.get_tracking_uri())
-    _log.info("pat: policy of run %s logged as %s in %s", run_id, logged.uri, store)
-    return logged
+        return writer.log_policy(request) if writer is not None else request.log(tracking_uri)
+
+
+@dataclass(frozen=True)
+class PolicyRequest:
+    """Everything the MLflow half of :func:`log_policy` needs, prepared with torch and skrl.
+
+    Sent to pat's store writer process (pickled: the module with ``cloudpickle``, as skrl's
+    model classes are made at run time), or logged in this process by :meth:`log`. The
+    files are in a directory the caller keeps until the request is answered.
+    """
+
+    run_id: str
+    module: Any  # torch.nn.Module; Any so that the dataclass needs no torch to be defined
+    kind: PolicyKind
+    observations: np.ndarray
+    actions: np.ndarray
+    extra_files: list[str]
+    onnx_file: str | None
+    metadata: dict[str, str]
+    artifact_path: str
+    register_as: str | None
+
+    def __getstate__(self) -> dict[str, Any]:
+        import cloudpickle  # type: ignore[import-untyped]  # skrl's model classes are made at run time
+
+        state = dict(vars(self))
+        state["module"] = cloudpickle.dumps(self.module)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import pickle
+
+        _warmed.wait()  # torch's import is not safe in two threads at once: the warm-up's first
+        state = dict(state)
+        state["module"] = pickle.loads(state["module"])  # our own parent's
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+    def log(self, tracking_uri: str | None = None) -> LoggedPolicy:
+        """Log the policy with MLflow (in the calling process) on ``tracking_uri``'s store."""
+        _warmed.wait()  # a warm-up thread of this process imports what this needs
+        import mlflow
+        import mlflow.pytorch
+        from mlflow.models import infer_signature
+
+        signature = infer_signature(self.observations, self.actions)
+        with _using_tracking_uri(tracking_uri):
+            client = mlflow.MlflowClient(mlflow.get_tracking_uri())
+            client.get_run(self.run_id)  # an unknown run fails here, before anything is written
+            with _quiet_export():
+                info = mlflow.pytorch.log_model(
+                    self.module,
+                    **_model_name(mlflow.pytorch.log_model, self.artifact_path),
+                    **_supported(
+                        mlflow.pytorch.log_model,
+                        serialization_format="pt2",  # no pickle: loading needs neither skrl nor pat
+                        step=_reward_step(client, self.run_id),  # MLflow 3: its metrics -> model
+                    ),
+                    pip_requirements=_torch_requirements(),
+                    run_id=self.run_id,  # Model.log's: logs to the run without resuming it
+                    signature=signature,
+                    input_example=self.observations,
+                    extra_files=self.extra_files,
+                    metadata={"pat": self.metadata},
+                )
+            onnx_uri = None
+            if self.onnx_file is not None:
+                onnx_uri = _log_onnx(
+                    Path(self.onnx_file),
+                    observations=self.observations,
+                    signature=signature,
+                    run_id=self.run_id,
+                    name=f"{self.artifact_path}_onnx",
+                )
+            version = None
+            if self.register_as is not None:
+                version = str(mlflow.register_model(info.model_uri, self.register_as).version)
+            model_id = getattr(info, "model_id", None)
+            logged = LoggedPolicy(
+                run_id=self.run_id,
+                model_uri=str(info.model_uri),
+                artifact_path=self.artifact_path,
+                kind=self.kind,
+                model_id=model_id,
+                registered_name=self.register_as,
+                registered_version=version,
+                onnx_model_uri=onnx_uri,
+                metrics=_model_metrics(client, model_id),
+            )
+            store = mask_uri(mlflow.get_tracking_uri())
+        _log.info("pat: policy of run %s logged as %s in %s", self.run_id, logged.uri, store)
+        return logged
+
+
+_warmed = threading.Event()
+_warmed.set()  # nothing to wait for until warm_up_policy_logging starts a warm-up
+_warm_lock = threading.Lock()
+_warm_up_started: list[bool] = []  # non-empty once this process started its warm-up
+
+
+def warm_up_policy_logging() -> None:
+    """Import, in a background thread, what :meth:`PolicyRequest.log` needs, and use it once.
+
+    torch, skrl's model classes (to unpickle a policy), MLflow's PyTorch flavour, and a
+    ``torch.export`` plus ``mlflow.pytorch.save_model`` of a one-layer model: the first
+    export in a process costs seconds of torch's lazy imports, the second a few hundredths.
+    pat's store writer process runs it when ``pat train --log-model`` starts training, so
+    that logging the policy at the end takes a fraction of a second. Runs once a process.
+    """
+    with _warm_lock:
+        if _warm_up_started:
+            return
+        _warm_up_started.append(True)
+        _warmed.clear()
+    threading.Thread(target=_warm_up, name="pat-policy-warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    try:
+        import numpy as np
+        import torch
+
+        torch.set_num_threads(1)  # a one-layer model: no thread pool to start beside training
+        import mlflow.pytorch
+        import skrl.models.torch  # noqa: F401 - the policy's classes derive from its mixins
+        from mlflow.models import infer_signature
+
+        logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)  # "no pip here"
+
+        module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ELU()).eval()
+        example = np.zeros((_EXAMPLE_ROWS, 2), dtype=np.float32)
+        with torch.no_grad():
+            output = module(torch.from_numpy(example)).numpy()
+        with tempfile.TemporaryDirectory(prefix="pat-policy-warm-up-") as scratch:
+            mlflow.pytorch.save_model(
+                module,
+                str(Path(scratch) / "model"),
+                **_supported(mlflow.pytorch.save_model, serialization_format="pt2"),
+                pip_requirements=_torch_requirements(),
+                signature=infer_signature(example, output),
+                input_example=example,
+            )
+    except Exception as error:  # the real request fails (or not) on its own
+        _log.debug("pat: warming up policy logging failed: %r", error)
+    finally:
+        _warmed.set()
 
 
 def deterministic_policy(agent: Any) -> torch.nn.Module:

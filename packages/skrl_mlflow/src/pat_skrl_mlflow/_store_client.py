@@ -30,6 +30,8 @@ from pat_skrl_mlflow._store_views import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    from pat_skrl_mlflow._policy_model import LoggedPolicy, PolicyRequest
+
 __all__ = ["ProcessClient", "StoreRequestError"]
 
 
@@ -143,6 +145,18 @@ class ProcessClient:
 
     def get_metric_history(self, run_id: str, key: str) -> list[MetricView]:
         return self._call("get_metric_history", run_id, key)  # type: ignore[no-any-return]
+
+    def warm_up_policy_logging(self) -> None:
+        """Have the child import, in the background, what logging a policy needs.
+
+        Only a head start: a child that cannot be reached fails the request that logs.
+        """
+        with contextlib.suppress(StoreRequestError):
+            self._request("warm_up_policy_logging", None)
+
+    def log_policy(self, request: PolicyRequest) -> LoggedPolicy:
+        """Log a policy :func:`~pat_skrl_mlflow.log_policy` prepared, in the child."""
+        return self._request("log_policy", request)  # type: ignore[no-any-return]
 
     def close(self, timeout: float = 10.0) -> None:
         """End the child once its last request is answered."""

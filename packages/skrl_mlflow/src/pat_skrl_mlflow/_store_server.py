@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pat_skrl_mlflow._policy_model import warm_up_policy_logging
 from pat_skrl_mlflow._run import start_run
 from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, SinkRejected, SinkUnavailable, one_line
 from pat_skrl_mlflow._store_creation import open_store
@@ -25,6 +27,8 @@ from pat_skrl_mlflow._store_views import (
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from pat_skrl_mlflow._policy_model import LoggedPolicy, PolicyRequest
 
 __all__ = ["StoreServer"]
 
@@ -74,6 +78,8 @@ class StoreServer:
             if kind == "call":
                 method, args, kwargs = payload
                 return ("ok", self._run_call(method, args, kwargs))
+            if kind in ("warm_up_policy_logging", "log_policy"):
+                return ("ok", self._policy(kind, payload))
             raise ValueError(f"unknown request {kind!r}")
         except Exception as error:
             return ("error", (one_line(error), str(getattr(error, "error_code", "") or "")))
@@ -103,6 +109,16 @@ class StoreServer:
         # the training), MLflow's exit hook here must not end the run as FINISHED.
         target.detach()
         return target.run_id
+
+    def _policy(self, kind: str, request: PolicyRequest | None) -> LoggedPolicy | None:
+        """The MLflow half of ``pat_skrl_mlflow.log_policy`` (or a head start on it)."""
+        if kind == "warm_up_policy_logging" or request is None:
+            warm_up_policy_logging()
+            return None
+        self._opened()
+        logging.getLogger("mlflow").setLevel(logging.ERROR)  # its notes on pip, conda
+        with contextlib.redirect_stderr(io.StringIO()):  # "Successfully registered model"
+            return request.log(self.tracking_uri)
 
     def _run_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if method not in CALLS:
