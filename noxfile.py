@@ -186,7 +186,7 @@ def tests_skrl1(session: nox.Session) -> None:
 
     The lock holds skrl 2.x; this session syncs the package's environment, replaces skrl
     with the last 1.x release and runs the same tests (those that need 2.x skip), less the
-    store-side ones marked ``no_skrl``, which run no skrl code.
+    store-side ones marked ``no_skrl``, whose subject does not depend on skrl's version.
     """
     _sync(session, "--package", PACKAGES["skrl_mlflow"])
     session.run_install(

@@ -107,6 +107,7 @@ def _runs(store):  # type: ignore[no-untyped-def]
     return client.search_runs([e.experiment_id for e in client.search_experiments()])
 
 
+@pytest.mark.no_skrl
 def test_script_order_wrapper_first_then_its_own_run(tmp_path, store):  # type: ignore[no-untyped-def]
     """(a) skrl_training.py: wrapper after the Runner, then mlflow.start_run(run_name=...)."""
     mlflow.set_tracking_uri(store)
@@ -135,6 +136,7 @@ def test_script_order_wrapper_first_then_its_own_run(tmp_path, store):  # type: 
     assert summary.points_failed == summary.points_rejected == 0
 
 
+@pytest.mark.no_skrl
 def test_azure_ml_order_resumes_the_platforms_run(tmp_path, store, monkeypatch):  # type: ignore[no-untyped-def]
     """(b) A run made beforehand by the platform, MLFLOW_RUN_ID set, the script resumes it."""
     mlflow.set_tracking_uri(store)
@@ -151,6 +153,7 @@ def test_azure_ml_order_resumes_the_platforms_run(tmp_path, store, monkeypatch):
     assert "episode_reward_mean" in metric_histories(store, platform_run)
 
 
+@pytest.mark.no_skrl
 def test_no_run_opened_by_the_caller_pat_starts_and_ends_one(tmp_path, store, caplog):  # type: ignore[no-untyped-def]
     """(c) Nobody opens a run: pat starts one at the first window and ends it."""
     mlflow.set_tracking_uri(store)
@@ -171,6 +174,7 @@ def test_no_run_opened_by_the_caller_pat_starts_and_ends_one(tmp_path, store, ca
     assert mlflow.active_run() is None
 
 
+@pytest.mark.no_skrl
 def test_a_failed_instrumentation_leaves_no_run_running(store):  # type: ignore[no-untyped-def]
     """A failure after pat started a run (an agent without tracking_data) leaked it."""
     not_an_agent = types.SimpleNamespace(cfg={})

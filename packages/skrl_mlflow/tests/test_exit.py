@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
 from mlflow import MlflowClient
 
 from conftest import SCRIPTS
@@ -33,6 +34,9 @@ def _load_script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+pytestmark = pytest.mark.no_skrl  # the run's end on each kind of exit: store-side
 
 
 def test_flush_and_status_on_every_kind_of_exit(empty_store, child_env, tmp_path, monkeypatch):

@@ -51,6 +51,7 @@ def test_environment_variables_params_tags_and_artifacts(tmp_path, store, monkey
     assert names["tag_to_key"]["Reward / Total reward (mean)"] == "episode_reward_mean"
 
 
+@pytest.mark.no_skrl
 def test_mlflow_run_id_resumes_an_externally_managed_run(tmp_path, store, monkeypatch):
     client = MlflowClient(tracking_uri=store)
     external = client.create_run("0", run_name="created-by-azure-ml").info.run_id
@@ -64,6 +65,7 @@ def test_mlflow_run_id_resumes_an_externally_managed_run(tmp_path, store, monkey
     assert "policy_loss" in client.get_run(external).data.metrics
 
 
+@pytest.mark.no_skrl
 def test_default_store_is_sqlite_in_the_working_directory(tmp_path):
     runner = _runner(tmp_path, timesteps=16)
     with instrument(runner.agent, log_config=False) as handle:
@@ -74,6 +76,7 @@ def test_default_store_is_sqlite_in_the_working_directory(tmp_path):
     assert client.get_run(handle.run_id).data.metrics
 
 
+@pytest.mark.no_skrl
 def test_large_configs_are_batched_and_truncated(store):
     target = start_run(tracking_uri=store)
     config: dict = collections.defaultdict(dict)
@@ -116,6 +119,7 @@ def test_instrumenting_twice_neither_double_wraps_nor_double_logs(tmp_path, stor
     third.close()
 
 
+@pytest.mark.no_skrl
 @pytest.mark.parametrize(
     ("error", "status"), [(RuntimeError, "FAILED"), (KeyboardInterrupt, "KILLED")]
 )
@@ -136,6 +140,7 @@ def test_context_manager_ends_the_run_with_the_right_status(tmp_path, store, err
     assert len(client.get_metric_history(handle.run_id, "policy_loss")) == 2
 
 
+@pytest.mark.no_skrl
 def test_system_metrics_behind_one_switch(tmp_path, store, monkeypatch):
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")

@@ -16,7 +16,7 @@ from skrl_mlflow_support import (
     vector_env,
 )
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.no_skrl]  # delivery over HTTP: store-side
 
 
 @pytest.fixture(scope="module")
