@@ -1,13 +1,20 @@
-"""pat's store writer process: a real child writing a real sqlite store."""
+"""pat's store writer process: a real child writing a real sqlite store or talking HTTP.
+
+The HTTP tests put a stdlib socket server on 127.0.0.1 in the child's way (answering 503, or
+reading requests and never answering): MLflow's client in the child talks to it for real.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +25,7 @@ from mlflow import MlflowClient
 from pat_skrl_mlflow import MetricPoint, MlflowSink
 from pat_skrl_mlflow._durable import durable_sink
 from pat_skrl_mlflow._sink import SinkRejected, SinkUnavailable
-from pat_skrl_mlflow._store_process import PROCESS_VARIABLE, ProcessSink
+from pat_skrl_mlflow._store_process import PROCESS_VARIABLE, ProcessSink, answer_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -168,17 +175,203 @@ def test_which_stores_pat_writes_from_a_child(
     store: str, run: tuple[MlflowClient, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, run_id = run
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
     local = durable_sink(client, run_id, tracking_uri=store)
     server = durable_sink(client, run_id, tracking_uri="http://127.0.0.1:5000")
     monkeypatch.setenv(PROCESS_VARIABLE, "0")
     switched_off = durable_sink(client, run_id, tracking_uri=store)
+    switched_off_server = durable_sink(client, run_id, tracking_uri="http://127.0.0.1:5000")
     try:
         assert type(local.inner) is ProcessSink  # type: ignore[attr-defined]
-        assert type(server.inner) is MlflowSink  # type: ignore[attr-defined]
+        assert local.inner.process.answer_timeout is None  # type: ignore[attr-defined]
+        assert type(server.inner) is ProcessSink  # type: ignore[attr-defined]
+        # pat's fail-fast settings were set before the child started (it inherits them):
+        # 3 calls x (2 tries x 15 s + 1 s backoff + 1 s jitter) + 60 s for its start-up
+        assert server.inner.process.answer_timeout == 3 * 32 + 60  # type: ignore[attr-defined]
         assert type(switched_off.inner) is MlflowSink  # type: ignore[attr-defined]
+        assert type(switched_off_server.inner) is MlflowSink  # type: ignore[attr-defined]
     finally:
-        for each in (local, server, switched_off):
+        for each in (local, server, switched_off, switched_off_server):
             each.close(0)  # type: ignore[attr-defined]
+
+
+# --- a tracking server that refuses or hangs, in the child's way --------------------------
+
+
+class _Server:
+    """A socket server on 127.0.0.1: answers the first ``answered`` requests 503, then
+    reads requests and never answers. Records each request's ``Authorization`` header."""
+
+    def __init__(self, answered: int) -> None:
+        self.answered = answered
+        self.authorizations: list[str] = []
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # closed by close()
+            while True:
+                connection, _ = self._socket.accept()
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    request += chunk
+                head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+                self.authorizations += [
+                    line.split(":", 1)[1].strip()
+                    for line in head.split("\r\n")
+                    if line.lower().startswith("authorization:")
+                ]
+                if self.answered > 0:
+                    self.answered -= 1
+                    connection.sendall(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                        b"Connection: close\r\n\r\n"
+                    )
+                    connection.close()
+                else:
+                    self._held.append(connection)  # read, never answered
+
+    def close(self) -> None:
+        self._socket.close()
+        for connection in self._held:
+            connection.close()
+
+
+@pytest.fixture
+def http(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Server]:
+    """The server, answering the first 2 requests; MLflow's client in the child waits
+    120 s for a hung answer and does not retry."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
+    server = _Server(answered=2)
+    yield server
+    server.close()
+
+
+def test_a_token_refreshed_by_the_training_process_is_the_one_the_child_sends(
+    http: _Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "token-1")
+    sink = ProcessSink(MlflowClient(http.url), "0" * 32, http.url)  # the child has token-1
+    try:
+        with pytest.raises(SinkUnavailable, match="503"):
+            sink.write(_points(1))
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "token-2")  # refreshed after it started
+        with pytest.raises(SinkUnavailable, match="503"):
+            sink.write(_points(1, start=1))
+    finally:
+        sink.close()
+    assert http.authorizations == ["Bearer token-1", "Bearer token-2"]
+
+
+def test_a_child_that_does_not_answer_in_time_is_stopped_and_replaced(http: _Server) -> None:
+    http.answered = 1  # then it holds requests
+    sink = ProcessSink(MlflowClient(http.url), "0" * 32, http.url)
+    try:
+        with pytest.raises(SinkUnavailable, match="503"):
+            sink.write(_points(1))  # the child is up
+        hung = sink._child
+        assert hung is not None
+        sink.process.answer_timeout = 1.0  # MLflow's own timeout (120 s) would come later
+        with pytest.raises(SinkUnavailable, match="did not answer within 1 s"):
+            sink.write(_points(1, start=1))
+        assert hung.poll() is not None  # stopped
+        http.answered, sink.process.answer_timeout = 1, 120.0  # time for its start-up
+        with pytest.raises(SinkUnavailable, match="503"):
+            sink.write(_points(1, start=2))  # a new child
+        assert sink._child is not None
+        assert sink._child.pid != hung.pid
+    finally:
+        sink.close()
+
+
+def test_close_does_not_wait_for_a_request_to_a_hung_server(http: _Server) -> None:
+    http.answered = 0
+    sink = ProcessSink(MlflowClient(http.url), "0" * 32, http.url)
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            sink.write(_points(1))
+        except SinkUnavailable as exc:
+            failures.append(exc)
+
+    sender = threading.Thread(target=write)
+    sender.start()
+    while not http._held:  # the child's request reached the server, which holds it
+        assert sender.is_alive()
+        time.sleep(0.05)
+    child = sink._child
+    assert child is not None
+    began = time.monotonic()
+    sink.close()  # its sender gave up on that request: the child is killed, not awaited
+    closed_in = time.monotonic() - began
+    sender.join(10)
+    assert closed_in < 5, closed_in  # it waited the 10 s close timeout before
+    assert child.poll() is not None
+    assert [type(exc) for exc in failures] == [SinkUnavailable]
+
+
+def test_the_child_leaves_a_hung_request_when_its_parent_is_gone(
+    http: _Server, tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    """A second Ctrl-C (``os._exit``) while the child waits on a hung server: the child and
+    the terminal's pipe it holds are gone at once, not after MLflow's 120 s timeout."""
+    http.answered = 0
+    script = tmp_path / "parent.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import os, threading, time
+        from mlflow import MlflowClient
+        from pat_skrl_mlflow import MetricPoint
+        from pat_skrl_mlflow._store_process import ProcessSink
+        sink = ProcessSink(MlflowClient({http.url!r}), "0" * 32, {http.url!r})
+        point = MetricPoint("loss", 1.0, 0, 1)
+        threading.Thread(target=sink.write, args=([point],), daemon=True).start()
+        print(sink._child.pid, flush=True)
+        while not os.path.exists({str(tmp_path / "held")!r}):
+            time.sleep(0.05)
+        os._exit(130)
+        """)
+    )
+    env = dict(child_env, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="120")
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        deadline = time.monotonic() + 120
+        while not http._held:
+            assert time.monotonic() < deadline, "the child's request never reached the server"
+            time.sleep(0.05)
+        (tmp_path / "held").write_text("")
+        parent.wait(30)
+        gone_by = time.monotonic() + 10
+        while time.monotonic() < gone_by and _alive(pid):
+            time.sleep(0.05)
+        assert not _alive(pid)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_answer_timeout_follows_mlflows_http_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0")
+    # 3 calls x (3 tries x 5 s + backoff 1 + 2 s) + 60 s for the child's start-up
+    assert answer_timeout() == 3 * 18 + 60
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "soon")  # MLflow's default: 120 s
+    assert answer_timeout() == 3 * (3 * 120 + 3) + 60
 
 
 def test_a_child_that_cannot_start_fails_requests_as_unavailable(

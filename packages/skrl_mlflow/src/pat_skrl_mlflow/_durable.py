@@ -33,7 +33,7 @@ from pat_skrl_mlflow._sink import (
 )
 from pat_skrl_mlflow._spool import SPOOL_DIRNAME, Spool
 from pat_skrl_mlflow._store_client import ProcessClient
-from pat_skrl_mlflow._store_process import ProcessSink, store_writes_in_process, use_process
+from pat_skrl_mlflow._store_process import ProcessSink, process_enabled, store_writes_in_process
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -45,6 +45,7 @@ __all__ = [
     "SpoolingSink",
     "drain",
     "durable_sink",
+    "fail_fast_over_http",
     "linger_seconds",
     "spool_directory",
 ]
@@ -63,6 +64,12 @@ _HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
 }
+
+
+def fail_fast_over_http() -> None:
+    """Set MLflow's HTTP retries and timeout to pat's defaults where the user set none."""
+    for name, value in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 @dataclass
@@ -178,8 +185,7 @@ class SpoolingSink:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
-        for name, value in _HTTP_DEFAULTS.items():
-            os.environ.setdefault(name, value)
+        fail_fast_over_http()
         self.inner = inner
         self.max_batch = inner.max_batch
         self.spool = spool
@@ -448,19 +454,21 @@ def linger_seconds(tracking_uri: str) -> float:
 def durable_sink(client: Any, run_id: str, agent: Any = None, tracking_uri: str = "") -> Sink:
     """The sink pat uses for a run: MLflow, spooled when the store is unreachable.
 
-    A store MLflow writes in-process (sqlite, a database) is written from a child process
-    (see :mod:`pat_skrl_mlflow._store_process`) unless ``PAT_STORE_PROCESS=0``; a
-    :class:`~pat_skrl_mlflow._store_client.ProcessClient`'s run is written by its own child.
+    The metrics are written from a child process (see
+    :mod:`pat_skrl_mlflow._store_process`), a tracking server's too, unless
+    ``PAT_STORE_PROCESS=0``; a :class:`~pat_skrl_mlflow._store_client.ProcessClient`'s run is
+    written by its own child.
     """
     from pat_skrl_mlflow._secrets import protect
 
     uri = tracking_uri or client_uri(client)
     protect(uri)
+    fail_fast_over_http()  # before the writer process starts: it inherits the environment
     offline = run_id.startswith(OFFLINE_PREFIX)
     inner: MlflowSink
     if isinstance(client, ProcessClient):
         inner = ProcessSink(client, run_id, uri, process=client.process)
-    elif uri and not offline and use_process(uri):
+    elif uri and not offline and process_enabled():
         inner = ProcessSink(client, run_id, uri)
     else:
         inner = MlflowSink(client, run_id)

@@ -21,9 +21,19 @@ if TYPE_CHECKING:
 
     from mlflow import MlflowClient
 
-__all__ = ["open_store", "sqlite_file"]
+__all__ = ["open_store", "sqlite_file", "store_writes_in_process"]
 
 LOCK_SUFFIX = ".lock"
+_REMOTE_SCHEMES = ("http://", "https://", "databricks")
+
+
+def store_writes_in_process(tracking_uri: str) -> bool:
+    """Whether MLflow writes the store at ``tracking_uri`` from the calling process.
+
+    True for sqlite, database URIs and files; False for a tracking server (``http(s)://``,
+    ``databricks``), which does that work in its own process.
+    """
+    return not tracking_uri.startswith(_REMOTE_SCHEMES)
 
 
 def sqlite_file(uri: str) -> Path | None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pat_skrl_mlflow._policy_model import warm_up_policy_logging
 from pat_skrl_mlflow._run import start_run
 from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, SinkRejected, SinkUnavailable, one_line
-from pat_skrl_mlflow._store_creation import open_store
+from pat_skrl_mlflow._store_creation import open_store, store_writes_in_process
 from pat_skrl_mlflow._store_views import (
     CALLS,
     ExperimentView,
@@ -46,6 +46,7 @@ class StoreServer:
     def __init__(self, tracking_uri: str, open_store: bool = True) -> None:
         self.tracking_uri = tracking_uri
         self._client: MlflowClient | None = None
+        self._sinks: dict[str, MlflowSink] = {}  # per run: what a server has stored, read back
         if not open_store:
             import mlflow  # noqa: F401 - the import is most of the child's start-up
 
@@ -59,7 +60,12 @@ class StoreServer:
 
             for name in ("mlflow", "alembic"):  # after the import: MLflow sets INFO on import
                 logging.getLogger(name).setLevel(logging.WARNING)
-            self._client = open_store(self.tracking_uri)
+            if store_writes_in_process(self.tracking_uri):
+                self._client = open_store(self.tracking_uri)
+            else:  # a server has nothing to open: its first request says whether it answers
+                from mlflow import MlflowClient
+
+                self._client = MlflowClient(self.tracking_uri)
         return self._client
 
     def answer(self, kind: str, payload: Any) -> tuple[str, Any]:
@@ -93,8 +99,11 @@ class StoreServer:
             client = self._opened()
         except Exception as error:
             return ("unavailable", one_line(error))
+        sink = self._sinks.get(run_id)
+        if sink is None:
+            sink = self._sinks[run_id] = MlflowSink(client, run_id)
         try:
-            MlflowSink(client, run_id).write([MetricPoint(*row) for row in rows])
+            sink.write([MetricPoint(*row) for row in rows])
         except SinkRejected as error:
             return ("rejected", str(error))
         except SinkUnavailable as error:
