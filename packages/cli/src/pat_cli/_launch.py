@@ -247,7 +247,10 @@ def _end_failed(run_id: str, tracking_uri: str, rank: int) -> None:
 
 
 def _quiet_torchrun() -> None:
-    """Keep torchrun's own warnings (OMP_NUM_THREADS, signals passed on) off the screen."""
+    """Keep torchrun's own log off the screen: what happened to the ranks is said by pat.
+
+    It would say OMP_NUM_THREADS, the signals it passes on and a dead rank's exit code.
+    """
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("torch.distributed"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+            logging.getLogger(name).setLevel(logging.CRITICAL)
