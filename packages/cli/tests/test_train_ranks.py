@@ -109,6 +109,7 @@ def test_two_cpu_ranks_train_one_run_with_both_ranks_env_metrics_pooled(tmp_path
     assert "Traceback" not in err
     assert "2 envs x 2 ranks x 64 timesteps" in out
     assert out.count("pat train · CartPole-v1 · FINISHED") == 1  # rank 0's summary only
+    assert "PPO on cpu, 2 envs x 2 ranks" in out
     database = work / "mlflow.db"
     [(run_id, status)] = _runs(database)  # one run, written by rank 0
     assert status == "FINISHED"

@@ -53,6 +53,8 @@ class TrainOutcome:
     """The logged policy's URI (``models:/NAME/VERSION`` when registered)."""
     stopped_by: str = ""
     """What ended a KILLED training: ``Ctrl-C`` or ``SIGTERM``."""
+    world_size: int = 1
+    """Ranks that trained together (``pat train --nproc-per-node``)."""
 
 
 def summary_table(outcome: TrainOutcome) -> Table:
@@ -69,7 +71,10 @@ def summary_table(outcome: TrainOutcome) -> Table:
     table.add_row("run id", outcome.run_id or "-")
     table.add_row("experiment", outcome.experiment)
     table.add_row("tracking URI", outcome.tracking_uri)
-    table.add_row("agent", f"{outcome.algorithm} on {outcome.device}, {outcome.num_envs} envs")
+    ranks = f" x {outcome.world_size} ranks" if outcome.world_size > 1 else ""
+    table.add_row(
+        "agent", f"{outcome.algorithm} on {outcome.device}, {outcome.num_envs} envs{ranks}"
+    )
     table.add_row("timesteps", f"{outcome.timesteps_done:,} of {outcome.timesteps_total:,}")
     table.add_row("wall time", _format.duration(outcome.wall_seconds))
     if outcome.reward_last is None and outcome.points_waiting:  # not read back: not stored yet

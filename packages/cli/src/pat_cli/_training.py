@@ -513,6 +513,7 @@ def _outcome(
         rejections=dict(summary.rejections),
         unmatched=tuple(summary.unmatched),
         checkpoint=_latest_checkpoint(agent),
+        world_size=_ranks.world_size(),
     )
     if summary.points_waiting:  # the store is unreachable: don't wait for it again
         return outcome
