@@ -248,3 +248,15 @@ def test_two_gpu_ranks_train_one_run_over_nccl(tmp_path):
     [(_, status)] = _runs(work / "mlflow.db")
     assert status == "FINISHED"
     assert sorted(_windows(spy, 0)) == sorted(_windows(spy, 1)) == [32, 64]
+
+
+def test_more_ranks_than_gpus_is_one_line(invoke, error_line):
+    gpus = _gpus()
+    if gpus < 1:
+        pytest.skip("needs a GPU (none here)")
+    too_many = str(gpus + 1)
+    result = invoke("train", "--task", "CartPole-v1", "--nproc-per-node", too_many)
+    assert result.exit_code == 2, result.output
+    assert f"invalid value for --nproc-per-node: {too_many}; expected at most {gpus}" in (
+        error_line(result)
+    )

@@ -161,19 +161,39 @@ def rank_args(argv: Sequence[str]) -> list[str]:
     return kept
 
 
-def start_ranks(options: Launch, tracking_uri: str, check_input: Callable[[], object]) -> None:
+def start_ranks(
+    options: Launch, tracking_uri: str, device: str | None, check_input: Callable[[], object]
+) -> None:
     """When ``options`` ask for several ranks (and this process is not one): launch, exit.
 
-    ``check_input`` exits on a bad option first, once, before any rank starts. The ranks run
-    this command's own arguments (``sys.argv``).
+    ``check_input`` exits on a bad option first, once, before any rank starts; so does a
+    rank count above the GPUs of a CUDA ``device``. The ranks run this command's own
+    arguments (``sys.argv``).
     """
     from pat_cli._ranks import launched
+    from pat_cli._train_plan import device as checked_device
 
     if not options.requested or launched():
         return
     options.check()
     check_input()
+    _fits_gpus(options.nproc_per_node or 1, checked_device(device))
     raise typer.Exit(launch(options, sys.argv[1:], tracking_uri))
+
+
+def _fits_gpus(ranks: int, device: str) -> None:
+    """One rank per GPU: more ranks than GPUs is exit 2 (NCCL refuses two ranks on one)."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    gpus = torch.cuda.device_count()
+    if ranks > gpus:
+        bad_option(
+            "--nproc-per-node",
+            ranks,
+            f"at most {gpus}: one rank per GPU torch sees here (--device cpu: gloo ranks)",
+        )
 
 
 def launch(options: Launch, argv: Sequence[str], tracking_uri: str) -> int:

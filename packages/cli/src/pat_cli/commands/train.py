@@ -250,6 +250,7 @@ def train(
     start_ranks(  # more than one rank asked for: the input checked once, then torchrun
         Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_backend, rdzv_id),
         uri,
+        device,
         lambda: check.total_timesteps(
             prepare(task, algorithm, agent_cfg, num_envs, device, parsed).cfg,
             timesteps,
