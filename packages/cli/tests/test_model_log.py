@@ -28,7 +28,9 @@ IMPORT_PROBE = (
 """`pat` that prints, as its process ends, whether it imported MLflow itself."""
 
 
-def pat(cwd: Path, *args: str, probe: bool = False) -> subprocess.CompletedProcess[str]:
+def pat(
+    cwd: Path, *args: str, probe: bool = False, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(COLUMNS="80", NO_COLOR="1", OMP_NUM_THREADS="1")
     command = ["-c", IMPORT_PROBE] if probe else ["-m", "pat_cli"]
@@ -38,7 +40,7 @@ def pat(cwd: Path, *args: str, probe: bool = False) -> subprocess.CompletedProce
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
 
@@ -255,16 +257,33 @@ def test_pat_train_register_model_logs_and_registers_the_policy_at_the_end(tmp_p
     assert model.source_run_id == run.info.run_id
 
 
-def test_pat_eval_runs_a_registered_policy_and_logs_eval_metrics(tmp_path):
-    """train -> register -> `pat eval --model models:/NAME/1`; a task of other shapes: exit 2."""
-    from mlflow import MlflowClient
+@dataclass(frozen=True)
+class Registered:
+    """A `pat train --register-model cartpole` run (CartPole-v1, 64 timesteps)."""
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    work: Path
+    uri: str
+    run_id: str
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
+    work = tmp_path_factory.mktemp("registered")
+    uri = f"sqlite:///{work / 'mlflow.db'}"
     trained = pat(
-        tmp_path, "train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "64",
+        work, "train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "64",
         "--register-model", "cartpole", "--tracking-uri", uri,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
+    (run_file,) = work.glob("runs/*/*/pat_run.json")
+    return Registered(work, uri, json.loads(run_file.read_text())["run_id"])
+
+
+def test_pat_eval_runs_a_registered_policy_and_logs_eval_metrics(registered):
+    """train -> register -> `pat eval --model models:/NAME/1`; a task of other shapes: exit 2."""
+    from mlflow import MlflowClient
+
+    tmp_path, uri = registered.work, registered.uri
 
     done = pat(
         tmp_path, "eval", "--model", "models:/cartpole/1", "--task", "CartPole-v1",
@@ -294,3 +313,35 @@ def test_pat_eval_runs_a_registered_policy_and_logs_eval_metrics(tmp_path):
     line = error_line(other)
     assert "shape (n, 3)" in line
     assert "(-1, 4)" in line
+
+
+def test_train_warm_starts_from_a_registered_policys_checkpoint(registered, tmp_path):
+    """`pat train --checkpoint models:/NAME/VERSION`: the skrl checkpoint the model carries,
+    in a new run tagged with the run it came from; a model not there: exit 2, one line."""
+    from mlflow import MlflowClient
+
+    done = pat(
+        tmp_path, "train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "32",
+        "--checkpoint", "models:/cartpole/1", "--tracking-uri", registered.uri,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = " ".join(done.stdout.split())
+    assert "agent_60.pt" in text  # the checkpoint the registered model carries
+    assert f"(run {registered.run_id})" in text
+    (run_file,) = tmp_path.glob("runs/*/*/pat_run.json")
+    run_id = json.loads(run_file.read_text())["run_id"]
+    assert run_id != registered.run_id
+    tags = MlflowClient(registered.uri).get_run(run_id).data.tags
+    assert tags["pat.parent_run"] == registered.run_id
+
+    for missing in ("models:/no-such-model/1", "models:/cartpole/7"):
+        bad = pat(
+            tmp_path, "train", "--task", "CartPole-v1", "--checkpoint", missing,
+            "--tracking-uri", registered.uri,
+        )  # fmt: skip
+        assert bad.returncode == 2, bad.stdout + bad.stderr
+        line = error_line(bad)
+        assert f"--checkpoint: {missing!r}" in line
+        assert "models:/<name>/<version>" in line
+

@@ -193,9 +193,11 @@ def read_agent_yaml(path: Path, option: str = "--agent-cfg") -> dict[str, Any]:
 CHECKPOINT_FORMS = (
     "an existing skrl checkpoint file (runs/<task>/<run>/checkpoints/agent_1000.pt), latest or "
     "best "
-    "(of the newest run of the task under ./runs), or an MLflow artifact URI "
-    "(runs:/<run id>/checkpoints/agent_1000.pt)"
+    "(of the newest run of the task under ./runs), an MLflow artifact URI "
+    "(runs:/<run id>/checkpoints/agent_1000.pt) or a policy pat logged as a model "
+    "(models:/<name>/<version>, models:/<name>@<alias>)"
 )
+MODEL_FILE = "MLmodel"
 
 
 def checkpoint(selector: str | None, task_id: str, tracking_uri: str) -> Path | None:
@@ -210,7 +212,9 @@ def checkpoint(selector: str | None, task_id: str, tracking_uri: str) -> Path | 
         return _newest_checkpoint(selector, task_id)
     if selector.startswith("runs:/"):
         return _downloaded(selector, tracking_uri)
-    if "://" in selector or selector.startswith("models:/"):
+    if selector.startswith("models:/"):
+        return _model_checkpoint(selector, tracking_uri)
+    if "://" in selector:
         bad_option("--checkpoint", selector, CHECKPOINT_FORMS)
     path = Path(selector)
     if not path.is_file():
@@ -240,8 +244,8 @@ def _checkpoint_step(path: Path) -> int:
     return int(stem) if stem.isdigit() else -1
 
 
-def _downloaded(uri: str, tracking_uri: str) -> Path:
-    """An MLflow artifact (a checkpoint pat logged), downloaded to a temporary directory."""
+def _downloaded(uri: str, tracking_uri: str, *, directory: bool = False) -> Path:
+    """An MLflow artifact (a checkpoint pat logged, a model), downloaded to a temporary dir."""
     import tempfile
 
     from mlflow.artifacts import download_artifacts
@@ -252,15 +256,51 @@ def _downloaded(uri: str, tracking_uri: str) -> Path:
         path = Path(download_artifacts(uri, dst_path=destination, tracking_uri=tracking_uri))
     except Exception as error:
         bad_option("--checkpoint", uri, f"{CHECKPOINT_FORMS} ({_why(error)})")
-    if not path.is_file():
+    if not directory and not path.is_file():
         bad_option("--checkpoint", uri, f"{CHECKPOINT_FORMS} (it names a directory)")
     return path
 
 
-def checkpoint_run(selector: str | None) -> str | None:
-    """The run id of a ``runs:/<id>/...`` selector."""
+def _model_checkpoint(uri: str, tracking_uri: str) -> Path:
+    """The skrl checkpoint a model ``pat_skrl_mlflow.log_policy`` logged carries.
+
+    The model is downloaded whole (a policy's graph is small); its ``MLmodel`` names the
+    checkpoint (metadata ``pat.checkpoint``) and the run (``run_id``).
+    """
+    import mlflow
+    import yaml  # type: ignore[import-untyped]
+
+    if not os.environ.get("MLFLOW_REGISTRY_URI"):
+        mlflow.set_registry_uri(tracking_uri)  # else models:/ is looked up in MLflow's default
+    directory = _downloaded(uri, tracking_uri, directory=True)
+    try:
+        model = yaml.safe_load((directory / MODEL_FILE).read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        bad_option("--checkpoint", uri, f"{CHECKPOINT_FORMS} ({_why(error)})")
+    name = ((model.get("metadata") or {}).get("pat") or {}).get("checkpoint")
+    path = directory / "extra_files" / str(name)
+    if not name or not path.is_file():
+        bad_option(
+            "--checkpoint",
+            uri,
+            f"{CHECKPOINT_FORMS}; this model carries no skrl checkpoint (pat train "
+            "--register-model and pat model log store one with the policy)",
+        )
+    return path
+
+
+def checkpoint_run(selector: str | None, path: Path | None = None) -> str | None:
+    """The run the weights came from: a ``runs:/<id>/...`` selector's, a ``models:/`` model's.
+
+    ``path``: the checkpoint :func:`checkpoint` returned (a model's names its run).
+    """
     if selector and selector.startswith("runs:/"):
         return selector.removeprefix("runs:/").split("/", 1)[0] or None
+    if selector and selector.startswith("models:/") and path is not None:
+        import yaml
+
+        model = yaml.safe_load((path.parent.parent / MODEL_FILE).read_text()) or {}
+        return str(model.get("run_id") or "") or None
     return None
 
 

@@ -108,10 +108,11 @@ def train(
         str | None,
         typer.Option(
             "--checkpoint",
-            metavar="<path|latest|best|runs:/ID/PATH>",
+            metavar="<path|latest|best|URI>",
             help="Start from these weights: a skrl checkpoint file, latest or best (the newest "
-            "run of the task under ./runs), or a checkpoint pat logged "
-            "(runs:/RUN_ID/checkpoints/agent_1000.pt). A new MLflow run, tagged with the run "
+            "run of the task under ./runs), a checkpoint pat logged "
+            "(runs:/RUN_ID/checkpoints/agent_1000.pt) or the one a registered policy carries "
+            "(models:/NAME/VERSION). A new MLflow run, tagged with the run "
             "the weights came from (pat.parent_run); --resume continues that run instead.",
             show_default=False,
         ),
@@ -287,7 +288,7 @@ def train(
             system_metrics=system_metrics,
             checkpoint=weights,
             resume=resume,
-            checkpoint_run=check.checkpoint_run(checkpoint),
+            checkpoint_run=check.checkpoint_run(checkpoint, weights),
             source_run=from_run,
             log_model=log_model or register_model is not None,
             register_model=register_model,
