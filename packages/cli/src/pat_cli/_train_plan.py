@@ -268,7 +268,7 @@ def _model_checkpoint(uri: str, tracking_uri: str) -> Path:
     checkpoint (metadata ``pat.checkpoint``) and the run (``run_id``).
     """
     import mlflow
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     if not os.environ.get("MLFLOW_REGISTRY_URI"):
         mlflow.set_registry_uri(tracking_uri)  # else models:/ is looked up in MLflow's default
