@@ -226,6 +226,28 @@ def test_each_rank_runs_the_command_without_the_launch_options():
     assert rank_args(argv) == ["train", "-t", "CartPole-v1"]
 
 
+@pytest.mark.parametrize(
+    ("exit_codes", "culprit"),
+    [
+        ({0: 1, 1: -signal.SIGKILL}, 1),  # rank 0 failed in a collective after rank 1 died
+        ({0: -signal.SIGTERM, 1: 1}, 1),  # torchrun stopped rank 0 after rank 1's error
+        ({0: 2, 1: 1}, 0),  # two errors in the same second: the lower rank
+    ],
+)
+def test_the_rank_named_is_the_one_that_failed_of_its_own(exit_codes, culprit, tmp_path):
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
+
+    from pat_cli._launch import _culprit
+
+    failures = {
+        rank: ProcessFailure(rank, 1000 + rank, code, str(tmp_path / "none.json"))
+        for rank, code in exit_codes.items()
+    }
+    for failure in failures.values():
+        failure.timestamp = 1_700_000_000  # torchrun's whole seconds: a tie
+    assert _culprit(failures)[0] == culprit
+
+
 def _gpus() -> int:
     if shutil.which("nvidia-smi") is None:  # no driver: no GPU, and no 3 s torch import
         return 0

@@ -248,12 +248,18 @@ def _rank_died(failures: dict[int, Any], run_id: str | None, tracking_uri: str) 
 
 
 def _culprit(failures: dict[int, Any]) -> tuple[int, Any]:
-    """The rank that failed first of its own (not one torchrun stopped after it)."""
-    stopped = (-signal.SIGTERM, 128 + signal.SIGTERM)
+    """The rank that failed first of its own, not one stopped after it.
 
-    def order(item: tuple[int, Any]) -> tuple[bool, float, int]:
+    A rank killed by a signal (SIGKILL, SIGSEGV: the others then fail in their collectives)
+    comes before one that exited with an error, and both before a rank torchrun stopped;
+    then the earliest (torchrun's timestamps are whole seconds), then the lowest rank.
+    """
+    stopped = {-signal.SIGTERM, -signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGINT}
+
+    def order(item: tuple[int, Any]) -> tuple[bool, bool, float, int]:
         rank, failure = item
-        return (int(failure.exitcode) in stopped, failure.timestamp, rank)
+        code = int(failure.exitcode)
+        return (code in stopped, code >= 0, failure.timestamp, rank)
 
     return min(failures.items(), key=order)
 
