@@ -9,7 +9,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from pat_env_metrics import MetricsTermCfg
-from pat_env_metrics.gymnasium import RecordEpisodeMetrics, StepView
+from pat_env_metrics.gymnasium import RecordEpisodeMetrics, StepView, make_vector_env
 
 NUM_ENVS = 4
 MODES = [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP]
@@ -174,3 +174,34 @@ def test_metric_config_errors_surface_when_wrapping() -> None:
     with pytest.raises(ValueError, match=r"'angle'.*unknown reduce 'avg'"):
         RecordEpisodeMetrics(env, {"angle": MetricsTermCfg(func=ones, reduce="avg")})
     env.close()
+
+
+def test_make_vector_env_is_trainable_float32_same_step_and_seeded() -> None:
+    # InvertedPendulum-v5 (MuJoCo) observes float64: cast for float32 policies
+    made = [
+        make_vector_env("InvertedPendulum-v5", 2, seed=3, metrics={"angle": MetricsTermCfg(
+            func=angle_abs, params={"index": 1})}) for _ in range(2)
+    ]  # fmt: skip
+    env, twin = made
+    assert env.single_observation_space.dtype == np.float32
+    assert env.observation_space.shape == (2, 4)
+    actions = np.zeros((2, 1), dtype=np.float32)
+    logged = None
+    for _ in range(200):
+        obs, _, terminated, truncated, info = env.step(actions)
+        twin_obs, *_ = twin.step(actions)
+        assert obs.dtype == np.float32
+        np.testing.assert_array_equal(obs, twin_obs)  # the same seed: the same episodes
+        if (terminated | truncated).any():
+            logged = info["log"]
+            # same-step autoreset: the ended env's returned observation is already the reset one
+            assert np.abs(obs[terminated | truncated, 1]).max() < 0.2
+            break
+    assert logged is not None
+    assert "Episode_Metrics/angle" in logged
+    assert float(logged["Episode_Metrics/angle"]) > 0
+
+
+def test_make_vector_env_closes_the_env_on_a_bad_term() -> None:
+    with pytest.raises(ValueError, match="reduce"):
+        make_vector_env("CartPole-v1", 2, metrics={"x": MetricsTermCfg(func=ones, reduce="median")})

@@ -1,10 +1,7 @@
 """Create the training env of a plan, wrapped for skrl, with pat's env-side metrics.
 
-gymnasium: ``make_vec`` (sync, same-step autoreset, so skrl sees no bogus reset transition),
-float64 observations cast to float32 (skrl's Runner needs float32; gymnasium's own dtype
-wrapper refuses same-step autoreset), then pat-env-metrics' ``RecordEpisodeMetrics``, which
-puts ``Episode_Metrics/*`` in ``info["log"]`` for skrl's ``environment_info: log``.
-
+gymnasium: pat-env-metrics' ``make_vector_env`` (same-step autoreset, float32 observations,
+``Episode_Metrics/*`` in ``info["log"]`` for skrl's ``environment_info: log``).
 Isaac Lab: pat-env-metrics' kitless ``make_env`` with the metrics manager attached.
 """
 
@@ -60,21 +57,20 @@ def gym_metrics(config: dict[str, Any], source: str) -> dict[str, Any]:
 
 def _gymnasium(plan: EnvSpec) -> Any:
     import gymnasium as gym
-    import numpy as np
     import skrl
-    from gymnasium.vector import AutoresetMode
     from skrl.envs.wrappers.torch import wrap_env
 
     from pat_cli._overrides import gym_env_kwargs
-    from pat_env_metrics.gymnasium import RecordEpisodeMetrics
+    from pat_env_metrics.gymnasium import make_vector_env
 
     kwargs = gym_env_kwargs(plan.task.id, plan.overrides)
     try:
-        env = gym.make_vec(
+        env = make_vector_env(
             plan.task.id,
-            num_envs=plan.num_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            plan.num_envs,
+            metrics=plan.env_metrics,
+            seed=plan.seed,
+            device=plan.device,
             **kwargs,
         )
     except gym.error.DependencyNotInstalled as error:
@@ -83,16 +79,8 @@ def _gymnasium(plan: EnvSpec) -> Any:
             hint="`pat tasks` says what each task needs.",
             code=DOMAIN_ERROR,
         )
-    space = env.single_observation_space
-    if getattr(space, "dtype", None) == np.float64:
-        env = Float32Observations.wrap(env)
-    if plan.env_metrics:
-        try:
-            env = RecordEpisodeMetrics(env, plan.env_metrics, device=plan.device)
-        except (TypeError, ValueError) as error:
-            env.close()
-            fail(f"the env metrics of {plan.task.id} are invalid: {error}")
-    env.reset(seed=plan.seed)
+    except (TypeError, ValueError) as error:
+        fail(f"the env metrics of {plan.task.id} are invalid: {error}")
     skrl.config.torch.device = plan.device
     return wrap_env(env, wrapper="gymnasium", verbose=False)
 
@@ -119,38 +107,3 @@ def _isaaclab(plan: EnvSpec) -> Any:
     except ValueError as error:
         bad_option("--num-envs", plan.num_envs, str(error))
     return wrap_env(env, wrapper="isaaclab", verbose=False)
-
-
-class Float32Observations:
-    """Cast a vector env's float64 observations to float32 (a ``VectorWrapper`` subclass)."""
-
-    @staticmethod
-    def wrap(env: Any) -> Any:
-        """Return ``env`` wrapped (the class is built on first use: gymnasium is optional)."""
-        import gymnasium as gym
-        import numpy as np
-        from gymnasium.vector import VectorWrapper
-
-        class _Float32(VectorWrapper):
-            def __init__(self, inner: Any) -> None:
-                super().__init__(inner)
-                self.single_observation_space = _float32_box(gym, inner.single_observation_space)
-                self.observation_space = _float32_box(gym, inner.observation_space)
-
-            def reset(self, **kwargs: Any) -> Any:
-                obs, info = self.env.reset(**kwargs)
-                return obs.astype(np.float32), info
-
-            def step(self, actions: Any) -> Any:
-                obs, reward, terminated, truncated, info = self.env.step(actions)
-                return obs.astype(np.float32), reward, terminated, truncated, info
-
-        return _Float32(env)
-
-
-def _float32_box(gym: Any, space: Any) -> Any:
-    import numpy as np
-
-    return gym.spaces.Box(
-        low=space.low.astype(np.float32), high=space.high.astype(np.float32), dtype=np.float32
-    )
