@@ -51,6 +51,7 @@ def _pytest(session: nox.Session, *paths: str, marker: str, workers: str = "0") 
         marker,
         "-n",
         workers,
+        "--durations=15",  # the slowest tests of every run, to keep the suite quick (issue 19)
         *paths,
         *session.posargs,
         env=_bytecode_cache(session),
