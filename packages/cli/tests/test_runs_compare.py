@@ -8,18 +8,16 @@ its output on a pipe, and the tests read what a user sees.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 WIDTH = 80
 T0 = 1_715_000_000_000  # 2024-05-06 12:53:20 UTC, in ms
@@ -374,3 +372,27 @@ def test_compare_key_matching_nothing_names_the_case_mistake(made):
     assert result.returncode == 1
     assert "--key 'Policy*' matches no metric key of these runs" in result.stderr
     assert "'policy_loss'" in result.stderr
+
+
+def test_compare_plot_pages_every_key_like_inspect_metrics(invoke, store, tmp_path):
+    # 30 keys: 24 panels a page, as `inspect metrics --plot` (it stopped at 24 keys)
+    keys = [f"metric_{index:02d}" for index in range(30)]
+    first = store.log_run({key: [(0, 0.0), (10, float(i))] for i, key in enumerate(keys)})
+    second = store.log_run(
+        {**{key: [(0, 1.0), (10, 2.0)] for key in keys[:5]}, "only_nan": [(0, math.nan)]}
+    )
+    image = tmp_path / "compare.png"
+
+    result = invoke(
+        "compare", first, second, "--tracking-uri", store.uri, "--json", "--plot", str(image)
+    )
+
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    files = shown["plot"]
+    assert [f["file"] for f in files] == [str(image), str(tmp_path / "compare-2.png")]
+    assert [len(f["keys"]) for f in files] == [24, 6]
+    assert [k for f in files for k in f["keys"]] == keys  # every key, in the table's order
+    assert shown["not_plotted"] == ["only_nan"]
+    for file in files:
+        assert Path(file["file"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

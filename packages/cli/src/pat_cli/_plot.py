@@ -40,50 +40,84 @@ class Plotted:
 
 def plottable(histories: Sequence[History]) -> tuple[list[History], list[str]]:
     """The histories with at least one finite value, and the keys of the others."""
-    import numpy as np
-
     drawn: list[History] = []
     skipped: list[str] = []
     for history in histories:
-        if np.isfinite(history.values).any():
+        if _finite(history):
             drawn.append(history)
         else:
             skipped.append(history.key)
     return drawn, skipped
 
 
-def page_figures(histories: Sequence[History], *, title: str) -> Iterator[tuple[Figure, list[str]]]:
-    """One figure per ``MAX_PLOTS`` histories (one panel each, step on x) and its keys.
+def _finite(history: History | None) -> bool:
+    import numpy as np
 
-    Every history is drawn, whatever its values; the caller closes each figure.
+    return history is not None and bool(np.isfinite(history.values).any())
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One key's panel: a curve per run (``None`` where a run lacks it), run i in colour Ci."""
+
+    key: str
+    curves: tuple[History | None, ...]
+
+
+def page_figures(
+    panels: Sequence[Panel], *, title: str, labels: Sequence[str] = ()
+) -> Iterator[tuple[Figure, list[str]]]:
+    """One figure per ``MAX_PLOTS`` panels (step on x) and its keys; a legend for ``labels``.
+
+    Every panel is drawn, whatever its values; the caller closes each figure.
     """
     plt = _pyplot()
-    shown = list(histories)
+    shown = list(panels)
     pages = max(1, math.ceil(len(shown) / MAX_PLOTS))
+    legend = 0.6 if labels else 0.0
     for page in range(pages):
         chunk = shown[page * MAX_PLOTS : (page + 1) * MAX_PLOTS]
         columns = min(3, max(1, len(chunk)))
         rows = max(1, math.ceil(len(chunk) / columns))
         figure, axes = plt.subplots(
-            rows, columns, figsize=(4.5 * columns, 2.8 * rows), squeeze=False, layout="constrained"
+            rows,
+            columns,
+            figsize=(4.5 * columns, 2.8 * rows + legend),
+            squeeze=False,
+            layout="constrained",
         )
         for index, ax in enumerate(axes.flat):
             if index >= len(chunk):
                 ax.set_visible(False)
                 continue
-            history = chunk[index]
-            ax.plot(history.steps, history.values, linewidth=1.2)
-            ax.set_title(history.key, fontsize=9)
+            panel = chunk[index]
+            for run, history in enumerate(panel.curves):
+                if history is not None:
+                    ax.plot(history.steps, history.values, linewidth=1.2, color=f"C{run % 10}")
+            ax.set_title(panel.key, fontsize=9)
             ax.set_xlabel("step", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
+        if labels:
+            from matplotlib.lines import Line2D
+
+            handles = [
+                Line2D([], [], color=f"C{run % 10}", linewidth=1.2) for run in range(len(labels))
+            ]
+            figure.legend(
+                handles,
+                list(labels),
+                loc="outside lower center",
+                ncols=min(4, len(labels)),
+                fontsize=8,
+            )
         if pages > 1:
             first = page * MAX_PLOTS + 1
             suptitle = f"{title} · keys {first}\u2013{first + len(chunk) - 1} of {len(shown)}"
         else:
             suptitle = title
         figure.suptitle(suptitle, fontsize=10)
-        yield figure, [h.key for h in chunk]
+        yield figure, [p.key for p in chunk]
 
 
 def image_paths(path: Path, count: int) -> list[Path]:
@@ -99,44 +133,8 @@ def plot_histories(histories: Sequence[History], path: Path, *, title: str) -> P
     ``curves-3.png``, ... next to it. Keys with no finite value (only NaN, or no points) are
     not drawn and are returned in ``not_plotted``; nothing is written when no key is left.
     """
-    plt = _pyplot()
     drawn, skipped = plottable(histories)
-    if not drawn:
-        return Plotted((), tuple(skipped))
-    if path.suffix.lower() in PAGED_SUFFIXES:
-        from matplotlib.backends.backend_pdf import PdfPages
-
-        keys: list[str] = []
-        pages = 0
-        with PdfPages(path) as pdf:
-            for figure, chunk in page_figures(drawn, title=title):
-                try:
-                    pdf.savefig(figure)
-                finally:
-                    plt.close(figure)
-                keys += chunk
-                pages += 1
-        return Plotted((PlotFile(path, tuple(keys), pages),), tuple(skipped))
-    count = math.ceil(len(drawn) / MAX_PLOTS)
-    files = []
-    for target, (figure, chunk) in zip(
-        image_paths(path, count), page_figures(drawn, title=title), strict=True
-    ):
-        try:
-            figure.savefig(target, dpi=110)
-        finally:
-            plt.close(figure)
-        files.append(PlotFile(target, tuple(chunk)))
-    return Plotted(tuple(files), tuple(skipped))
-
-
-def _pyplot() -> ModuleType:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    return pyplot
+    return Plotted(_save([Panel(h.key, (h,)) for h in drawn], path, title, ()), tuple(skipped))
 
 
 def plot_runs(
@@ -146,47 +144,86 @@ def plot_runs(
     path: Path,
     *,
     title: str,
-) -> None:
-    """One panel per key (at most ``MAX_PLOTS``), one curve per run, saved to ``path``.
+) -> Plotted:
+    """One panel per key, one curve per run, paged and named as :func:`plot_histories` does.
 
     ``histories`` holds each run's histories by key (a run without a key has no curve in its
     panel) and ``labels`` names each run in the legend; a run has one colour in every panel.
+    A key that no run has a finite value of is not drawn (``not_plotted``).
     """
+    panels: list[Panel] = []
+    skipped: list[str] = []
+    for key in keys:
+        curves = tuple(per_run.get(key) for per_run in histories)
+        if any(_finite(curve) for curve in curves):
+            panels.append(Panel(key, curves))
+        else:
+            skipped.append(key)
+    return Plotted(_save(panels, path, title, labels), tuple(skipped))
+
+
+def describe(plotted: Plotted) -> str:
+    """One line: every file written with how many keys it holds, then the keys left out."""
+
+    def held(file: PlotFile) -> str:
+        count = len(file.keys)
+        pages = f" on {file.pages} pages" if file.pages > 1 else ""
+        return f"{file.path} ({count} key{'' if count == 1 else 's'}{pages})"
+
+    if plotted.files:
+        line = "Plot written to " + ", ".join(held(f) for f in plotted.files)
+    else:
+        line = "No plot written"
+    if plotted.not_plotted:
+        line += "; not plotted (no finite value): " + ", ".join(plotted.not_plotted)
+    return line + "."
+
+
+def payload(plotted: Plotted | None) -> dict[str, object]:
+    """``--json``'s view of a plot: each file with its keys and pages, and the keys left out."""
+    if plotted is None:
+        return {"plot": None, "not_plotted": None}
+    files = [{"file": str(f.path), "keys": list(f.keys), "pages": f.pages} for f in plotted.files]
+    return {"plot": files, "not_plotted": list(plotted.not_plotted)}
+
+
+def _save(
+    panels: Sequence[Panel], path: Path, title: str, labels: Sequence[str]
+) -> tuple[PlotFile, ...]:
+    """Write ``panels``: PDF pages, or one image file per page; nothing for no panel."""
+    if not panels:
+        return ()
+    plt = _pyplot()
+    pages = page_figures(panels, title=title, labels=labels)
+    if path.suffix.lower() in PAGED_SUFFIXES:
+        from matplotlib.backends.backend_pdf import PdfPages
+
+        keys: list[str] = []
+        count = 0
+        with PdfPages(path) as pdf:
+            for figure, chunk in pages:
+                try:
+                    pdf.savefig(figure)
+                finally:
+                    plt.close(figure)
+                keys += chunk
+                count += 1
+        return (PlotFile(path, tuple(keys), count),)
+    files = []
+    targets = image_paths(path, math.ceil(len(panels) / MAX_PLOTS))
+    for target, (figure, chunk) in zip(targets, pages, strict=True):
+        try:
+            figure.savefig(target, dpi=110)
+        finally:
+            plt.close(figure)
+        files.append(PlotFile(target, tuple(chunk)))
+    return tuple(files)
+
+
+def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-    from matplotlib.lines import Line2D
+    from matplotlib import pyplot
 
-    shown = list(keys)[:MAX_PLOTS]
-    columns = min(3, max(1, len(shown)))
-    rows = max(1, math.ceil(len(shown) / columns))
-    figure, axes = plt.subplots(
-        rows,
-        columns,
-        figsize=(4.5 * columns, 2.8 * rows + 0.6),
-        squeeze=False,
-        layout="constrained",
-    )
-    for index, ax in enumerate(axes.flat):
-        if index >= len(shown):
-            ax.set_visible(False)
-            continue
-        key = shown[index]
-        for run, per_run in enumerate(histories):
-            history = per_run.get(key)
-            if history is not None:
-                ax.plot(history.steps, history.values, linewidth=1.2, color=f"C{run % 10}")
-        ax.set_title(key, fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    handles = [Line2D([], [], color=f"C{run % 10}", linewidth=1.2) for run in range(len(labels))]
-    figure.legend(
-        handles, list(labels), loc="outside lower center", ncols=min(4, len(labels)), fontsize=8
-    )
-    figure.suptitle(title, fontsize=10)
-    try:
-        figure.savefig(path, dpi=110)
-    finally:
-        plt.close(figure)
+    return pyplot

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pat_cli._console import console, err_console
+from pat_cli._console import console
 from pat_cli._errors import bad_option
 from pat_cli._key_selection import select_keys
 from pat_cli._options import JsonOutput, KeyGlobs, TrackingUri
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from pat_cli._histories import Summary
     from pat_cli._mlflow_store import RunInfo
+    from pat_cli._plot import Plotted
     from pat_cli._sqlite_store import SqliteStore
 
 
@@ -107,11 +108,10 @@ def compare(
         summaries.append({s.key: s for s in found})
     rows = [_compared(k, summaries) for k in keys]
 
-    if plot is not None:
-        _plot(opened, keys, plot)
+    plotted = None if plot is None else _plot(opened, keys, plot)
 
     if json_output:
-        typer.echo(json.dumps(_payload(infos, rows, plot), indent=2))
+        typer.echo(json.dumps(_payload(infos, rows, plotted), indent=2))
         return
 
     from pat_cli.commands._runs_tables import compare_tables, run_list
@@ -129,8 +129,10 @@ def compare(
     )
     for table in compare_tables(infos, rows, width=console.width):
         console.print(table, crop=False)  # a narrow console: lines wider, never cut
-    if plot is not None:
-        console.print(f"Plot written to {plot}", highlight=False, soft_wrap=True)
+    if plotted is not None:
+        from pat_cli._plot import describe
+
+        console.print(describe(plotted), highlight=False, soft_wrap=True)
 
 
 def _compared(key: str, summaries: "Sequence[dict[str, Summary]]") -> ComparedKey:
@@ -145,29 +147,25 @@ def _compared(key: str, summaries: "Sequence[dict[str, Summary]]") -> ComparedKe
     return ComparedKey(key, best_is, tuple(values))
 
 
-def _plot(opened: "Sequence[Opened]", keys: "Sequence[str]", path: Path) -> None:
+def _plot(opened: "Sequence[Opened]", keys: "Sequence[str]", path: Path) -> "Plotted":
     from pat_cli._histories import read_histories
-    from pat_cli._plot import MAX_PLOTS, plot_runs
+    from pat_cli._plot import plot_runs
 
-    plotted = list(keys[:MAX_PLOTS])
     histories = [
-        read_histories(client, run.run_id, [k for k in plotted if k in run.latest])
+        read_histories(client, run.run_id, [k for k in keys if k in run.latest])
         for client, run in opened
     ]
     labels = [
         f"{run.run_id[:8]} {run.run_name}" if run.run_name else run.run_id[:8] for _, run in opened
     ]
-    plot_runs(histories, labels, plotted, path, title=f"{len(opened)} runs compared")
-    if len(keys) > MAX_PLOTS:
-        err_console.print(
-            f"Plotted the first {MAX_PLOTS} of {len(keys)} keys; choose others with --key."
-        )
+    return plot_runs(histories, labels, keys, path, title=f"{len(opened)} runs compared")
 
 
 def _payload(
-    runs: "Sequence[RunInfo]", rows: "Sequence[ComparedKey]", plot: Path | None
+    runs: "Sequence[RunInfo]", rows: "Sequence[ComparedKey]", plotted: "Plotted | None"
 ) -> dict[str, object]:
     from pat_cli import _format
+    from pat_cli._plot import payload as plot_payload
 
     return {
         "tracking_uri": runs[0].tracking_uri,
@@ -197,7 +195,7 @@ def _payload(
             }
             for row in rows
         ],
-        "plot": str(plot) if plot is not None else None,
+        **plot_payload(plotted),
     }
 
 

@@ -16,7 +16,7 @@ from pat_cli._options import Experiment, JsonOutput, KeyGlobs, TrackingUri
 if TYPE_CHECKING:
     from pat_cli._histories import History, Summary
     from pat_cli._mlflow_store import RunInfo
-    from pat_cli._plot import PlotFile, Plotted
+    from pat_cli._plot import Plotted
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
@@ -100,24 +100,9 @@ def metrics(
             soft_wrap=False,  # wrapped at spaces: the run id stays whole
         )
     if plotted is not None:
-        console.print(_plot_line(plotted), highlight=False, soft_wrap=True)
+        from pat_cli._plot import describe
 
-
-def _plot_line(plotted: "Plotted") -> str:
-    """Every file written with how many keys it holds, then the keys left out, if any."""
-
-    def held(file: "PlotFile") -> str:
-        count = len(file.keys)
-        pages = f" on {file.pages} pages" if file.pages > 1 else ""
-        return f"{file.path} ({count} key{'' if count == 1 else 's'}{pages})"
-
-    if plotted.files:
-        line = "Plot written to " + ", ".join(held(f) for f in plotted.files)
-    else:
-        line = "No plot written"
-    if plotted.not_plotted:
-        line += "; not plotted (no finite value): " + ", ".join(plotted.not_plotted)
-    return line + "."
+        console.print(describe(plotted), highlight=False, soft_wrap=True)
 
 
 def _empty_history(key: str) -> "History":
@@ -138,6 +123,8 @@ def _left_running(run: "RunInfo") -> str | None:
 def _payload(
     run: "RunInfo", summaries: "list[Summary]", plotted: "Plotted | None"
 ) -> dict[str, object]:
+    from pat_cli._plot import payload as plot_payload
+
     return {
         "run_id": run.run_id,
         "run_name": run.run_name,
@@ -160,10 +147,7 @@ def _payload(
             }
             for s in summaries
         ],
-        "plot": None
-        if plotted is None
-        else [{"file": str(f.path), "keys": list(f.keys), "pages": f.pages} for f in plotted.files],
-        "not_plotted": None if plotted is None else list(plotted.not_plotted),
+        **plot_payload(plotted),
     }
 
 
