@@ -345,3 +345,38 @@ def test_train_warm_starts_from_a_registered_policys_checkpoint(registered, tmp_
         assert f"--checkpoint: {missing!r}" in line
         assert "models:/<name>/<version>" in line
 
+
+@pytest.mark.isaaclab
+def test_isaac_cartpole_trained_registered_and_evaluated_keeps_its_reward(tmp_path):
+    """Issue 20: Isaac-Cartpole-v0 at the task's default size (256 envs, 2400 timesteps) ->
+    registered -> `pat eval`: the deterministic policy's mean episode reward is at least the
+    last logged training episode_reward_mean minus 0.2 (the task pays about 5 at most)."""
+    pytest.importorskip("isaaclab")
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    trained = pat(
+        tmp_path, "train", "--task", "Isaac-Cartpole-v0", "--device", "cpu",
+        "--register-model", "isaac-cartpole", "--tracking-uri", uri, timeout=1200,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "256 envs x 2,400 timesteps" in " ".join(trained.stdout.split())
+    assert "Model: models:/isaac-cartpole/1" in trained.stdout
+
+    done = pat(
+        tmp_path, "eval", "--model", "models:/isaac-cartpole/1", "--task", "Isaac-Cartpole-v0",
+        "--episodes", "32", "--num-envs", "32", "--seed", "7", "--tracking-uri", uri,
+        timeout=600,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    (evaluated,) = [r for r in runs if r.data.tags.get("pat.evaluated_model")]
+    (training,) = [r for r in runs if not r.data.tags.get("pat.evaluated_model")]
+    history = client.get_metric_history(training.info.run_id, "episode_reward_mean")
+    last = max(history, key=lambda m: m.step).value
+    reward = evaluated.data.metrics["eval/episode_reward_mean"]
+    assert evaluated.data.metrics["eval/episodes"] == 32
+    assert last > 4.0, f"the training did not learn: last episode_reward_mean {last}"
+    assert reward >= last - 0.2, f"eval/episode_reward_mean {reward} < training's {last} - 0.2"
