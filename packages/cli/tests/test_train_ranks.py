@@ -36,7 +36,7 @@ if out and os.environ.get("RANK"):
             file.write(str(os.getpid()))
     except FileExistsError:
         pass
-    from pat_skrl_mlflow import _instrument
+    from pat_skrl_mlflow import _instrumentation as _instrument
 
     combine, emit, step = _instrument.aggregate_across_ranks, _instrument.Instrumentation._emit, [0]
 

@@ -12,11 +12,11 @@ Example:
 import logging as _logging
 from importlib.metadata import version as _version
 
-from pat_skrl_mlflow._api import instrument
-from pat_skrl_mlflow._compat import create_mlflow_logging_wrapper
 from pat_skrl_mlflow._distributed import RankInfo, rank_info
+from pat_skrl_mlflow._dropin import create_mlflow_logging_wrapper
 from pat_skrl_mlflow._durable import OFFLINE_PREFIX, spool_directory
-from pat_skrl_mlflow._instrument import Instrumentation
+from pat_skrl_mlflow._instrument import instrument
+from pat_skrl_mlflow._instrumentation import Instrumentation
 from pat_skrl_mlflow._liveness import left_running
 from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases, skrl_tag_of_key
 from pat_skrl_mlflow._pacing import log_every

@@ -1,430 +1,204 @@
-"""``instrument(agent)``: send everything a skrl agent tracks to MLflow."""
+"""The public entry point: :func:`instrument`."""
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
-import threading
-import time
 from typing import TYPE_CHECKING, Any
 
-from pat_skrl_mlflow import _agent, _lifecycle
-from pat_skrl_mlflow._capture import CapturingDict, DiscardingDict
-from pat_skrl_mlflow._distributed import RankInfo, aggregate_across_ranks
-from pat_skrl_mlflow._durable import durable_sink, linger_seconds
-from pat_skrl_mlflow._ending import end_run, forced_exit, spooling_sink
-from pat_skrl_mlflow._envinfo import EnvInfoGate
-from pat_skrl_mlflow._hooks import AgentHooks
-from pat_skrl_mlflow._names import make_mapper, skrl_aliases
-from pat_skrl_mlflow._pacing import Pacer
-from pat_skrl_mlflow._pipeline import MetricPipeline
-from pat_skrl_mlflow._report import Summary, TagStats, as_float, report_unknown_patterns
-from pat_skrl_mlflow._run import (
-    RunTarget,
-    default_tags,
-    log_agent_config,
-    set_tags,
-)
-from pat_skrl_mlflow._sender import BackgroundSender
-from pat_skrl_mlflow._sink import MetricPoint
-from pat_skrl_mlflow._window import primary_stat
+from pat_core import MetricFilter, parse_log_interval
+from pat_skrl_mlflow._distributed import rank_info
+from pat_skrl_mlflow._instrumentation import ATTRIBUTE, Instrumentation
+from pat_skrl_mlflow._names import make_mapper
+from pat_skrl_mlflow._pipeline import compile_extras
+from pat_skrl_mlflow._run import RunTarget, resolve_run
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from types import TracebackType
 
-    from pat_core import LogInterval, MetricFilter, UnmatchedPattern
+__all__ = ["LAZY", "existing", "instrument"]
 
-__all__ = ["ATTRIBUTE", "Instrumentation"]
-
-_log = logging.getLogger("pat_skrl_mlflow")
-ATTRIBUTE = "_pat_instrumentation"
-"""The agent attribute that holds its open instrumentation."""
+LAZY = "lazy"
+"""``instrument(run="lazy")``: the run is resolved when the first window is logged."""
 
 
-class Instrumentation:
-    """An agent instrumented by :func:`~pat_skrl_mlflow.instrument` (the handle).
+def instrument(
+    agent: Any,
+    *,
+    interval: str | int = "rollout",
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    extra_reducers: Mapping[str, Sequence[str]] | None = None,
+    run: Any = "auto",
+    experiment_name: str | None = None,
+    run_name: str | None = None,
+    tracking_uri: str | None = None,
+    task: str | None = None,
+    aliases: Mapping[str, str] | None = None,
+    flatten_depth: int = 2,
+    environment_info: str | Sequence[str] = ("episode", "log"),
+    aggregate_ranks: bool = False,
+    log_config: bool = True,
+    log_checkpoints: bool = True,
+    log_system_metrics: bool = False,
+    episode_stats: bool = True,
+    max_queue_points: int = 100_000,
+    flush_timeout: float = 60.0,
+    step_offset: int = 0,
+) -> Instrumentation:
+    """Send every value a skrl agent tracks to MLflow.
 
-    Use it as a context manager, or call :meth:`close` (alias :meth:`remove`) when
-    training is done; either way the process-exit hooks finish it otherwise.
+    Call it after the agent exists (e.g. after ``Runner(env, cfg)``) and before
+    training. Values are captured as skrl tracks them, reduced per logging window the
+    way skrl's TensorBoard writer does (``(min)`` -> min, ``(max)`` -> max, else mean),
+    named with MLflow-safe keys (``episode_reward_mean``, ``policy_loss``, ...) and sent
+    from a background thread. skrl's own TensorBoard output is unchanged.
+
+    Instrumenting an instrumented agent returns the existing handle.
+
+    Args:
+        agent: A skrl agent or multi-agent (skrl 1.4.x or 2.x, torch).
+        interval: When MLflow is written, in trainer timesteps: ``"step"``,
+            ``"balanced"`` (10), ``"rollout"`` (the agent's ``rollouts``; for agents
+            without rollouts, skrl's TensorBoard ``write_interval``, else 10) or a
+            positive whole number N. The MLflow step is the trainer timestep as skrl's
+            TensorBoard numbers it; windows end on the multiples of N, and the last
+            partial window is logged at the last timestep.
+        include: Patterns of the metrics to log (exact names, globs or ``re:``
+            regexes, matched against skrl tags and MLflow keys); None logs everything.
+        exclude: Patterns of the metrics never to log.
+        extra_reducers: Pattern -> extra statistics per window, e.g.
+            ``{"Episode_Metrics/*": ["std", "p90"]}``, logged as ``<key>/<stat>``.
+        run: ``"auto"`` (MLflow's active run, else a new or ``MLFLOW_RUN_ID`` run
+            that pat ends), ``"lazy"`` (the same, decided when the first window is
+            logged: a script may open its own run after instrumenting; windows logged
+            before a run can be started wait in memory), ``"new"``, a run id or an
+            MLflow ``Run``/``ActiveRun``; or
+            None for capture only: no run, nothing sent, MLflow not even imported; the
+            handle's ``tag_stats`` counts every tag's values (and ``summary()`` the
+            windows, filtered and skipped tags) as if it were logging.
+        experiment_name: Experiment of a run pat starts (default
+            ``MLFLOW_EXPERIMENT_NAME`` or MLflow's default).
+        run_name: Name of a run pat starts.
+        tracking_uri: The store (default ``MLFLOW_TRACKING_URI`` or MLflow's default,
+            ``sqlite:///mlflow.db``).
+        task: The task name, set as the ``pat.task`` tag.
+        aliases: Extra tag -> key names; they win over pat's skrl names.
+        flatten_depth: Levels of nested dict values flattened into ``<key>/<name>``.
+        environment_info: The ``infos`` entries the trainer copies (skrl's trainer
+            ``environment_info``: ``"episode"`` by default, ``"log"`` in Isaac Lab);
+            their values are counted once per refresh, not once per step.
+        aggregate_ranks: In a distributed run, combine each window across ranks with
+            ``torch.distributed`` before rank 0 logs it: the statistics of all ranks'
+            values together (pooled mean and std, extremes, merged percentile sketches).
+        log_config: Log the agent config as params and ``pat/agent_config.yaml``.
+        log_checkpoints: Upload the agent's checkpoint directory at the end.
+        log_system_metrics: MLflow's built-in system metrics, for a run pat starts.
+        episode_stats: skrl records episode rewards and lengths only while its
+            TensorBoard writer is on (``write_interval > 0``); when it is off, make skrl
+            record them anyway (without writing TensorBoard) so they reach MLflow.
+        max_queue_points: Bound of the sender's queue (the oldest points are dropped
+            when the store cannot keep up; counted in the summary).
+        flush_timeout: Seconds to wait for delivery at the end of training / close.
+        step_offset: Added to every MLflow step, and windows end on ``step_offset``
+            plus multiples of the interval: resuming a run from a checkpoint, pass the
+            run's last logged step (or the checkpoint's timestep) so its metric
+            histories continue after what is already stored.
+
+    Returns:
+        The handle: a context manager with ``close()``/``remove()``, ``flush()``,
+        ``summary()``, ``tag_table``, ``tag_stats`` and ``unmatched_patterns``.
+
+    Raises:
+        ValueError: For an invalid interval, filter pattern, reducer name or a
+            negative ``step_offset``.
     """
+    found = existing(agent)
+    if found is not None:
+        return found
+    if flatten_depth < 0:
+        raise ValueError(f"flatten_depth must be >= 0, got {flatten_depth}")
+    if isinstance(step_offset, bool) or not isinstance(step_offset, int) or step_offset < 0:
+        raise ValueError(f"step_offset must be a whole number >= 0, got {step_offset!r}")
+    metric_filter = MetricFilter(include, exclude)
+    # fail on bad reducer names or aliases before a run is started
+    compile_extras(extra_reducers or {})
+    make_mapper((), dict(aliases or {}))
+    keys = (environment_info,) if isinstance(environment_info, str) else tuple(environment_info)
 
-    def __init__(
-        self,
-        agent: Any,
-        *,
-        interval: LogInterval,
-        metric_filter: MetricFilter,
-        extra_reducers: Mapping[str, Sequence[str]] | None,
-        aliases: Mapping[str, str] | None,
-        flatten_depth: int,
-        environment_info: Sequence[str],
-        target: RunTarget | None,
-        ranks: RankInfo,
-        aggregate_ranks: bool,
-        sender_options: Mapping[str, Any],
-        flush_timeout: float,
-        upload_checkpoints: bool,
-        episode_stats: bool,
-        step_offset: int = 0,
-        capture_only: bool = False,
-        bind: Callable[[], RunTarget] | None = None,
-    ) -> None:
-        self.agent = agent
-        self._bind = bind  # a run bound lazily: resolved when the first window is logged
-        self._unbound: list[MetricPoint] = []  # windows logged before the run could be bound
-        self._sender_options = dict(sender_options)
-        self.on_close: list[Callable[[], None]] = []  # undo what a caller set up with it
-        self.capture_only = capture_only
-        self.episode_stats = episode_stats
-        self._tensorboard: bool | None = None  # skrl's writer on? known at the first step
-        self._saved_write_interval: Any = None
-        self.interval = interval
-        self.ranks = ranks
-        self.aggregate_ranks = aggregate_ranks and ranks.distributed
-        self.target = target
-        self.flush_timeout = flush_timeout
-        self.upload_checkpoints = upload_checkpoints
-        self.pacer = Pacer(interval, step_offset)
-        self.windows = 0
-        self.closed = False
-        self._errors: set[str] = set()
-        self._counts: dict[str, int] = {}
-        self._lasts: dict[str, Any] = {}
-        self._lock = threading.RLock()
-        self.mapper = make_mapper(_agent.agent_uids(agent), dict(aliases or {}))
-        self.filter = metric_filter
-        self.pipeline = MetricPipeline(
-            mapper=self.mapper,
-            metric_filter=metric_filter,
-            extra_reducers=extra_reducers,
-            flatten_depth=flatten_depth,
+    def resolve() -> RunTarget:
+        return resolve_run(
+            "auto" if run == LAZY else run,
+            experiment_name=experiment_name,
+            run_name=run_name,
+            tracking_uri=tracking_uri,
+            log_system_metrics=log_system_metrics,
         )
-        self._add = self.pipeline.window.add
-        self.gate = EnvInfoGate(environment_info)
-        self._nonexistent = _agent.nonexistent_tags(agent)
-        self.sender = self._make_sender(target) if target is not None else None
-        capturing = ranks.is_writer or self.aggregate_ranks
-        self.hooks = AgentHooks(
+
+    lazy = isinstance(run, str) and run == LAZY
+    return _build(
+        agent,
+        interval=interval,
+        metric_filter=metric_filter,
+        target_factory=lambda: None if run is None or lazy else resolve(),
+        bind=resolve if lazy else None,
+        extra_reducers=extra_reducers,
+        aliases=aliases,
+        flatten_depth=flatten_depth,
+        environment_info=keys,
+        aggregate_ranks=aggregate_ranks,
+        sender_options={"max_queue_points": max_queue_points},
+        flush_timeout=flush_timeout,
+        upload_checkpoints=log_checkpoints,
+        episode_stats=episode_stats,
+        step_offset=step_offset,
+        capture_only=run is None,
+        log_config=log_config,
+        task=task,
+    )
+
+
+def existing(agent: Any) -> Instrumentation | None:
+    """The open instrumentation of ``agent``, if any."""
+    found = agent.__dict__.get(ATTRIBUTE) if hasattr(agent, "__dict__") else None
+    return found if isinstance(found, Instrumentation) and not found.closed else None
+
+
+def _build(
+    agent: Any,
+    *,
+    interval: str | int,
+    metric_filter: MetricFilter,
+    target_factory: Callable[[], RunTarget | None],
+    **options: Any,
+) -> Instrumentation:
+    """Create and start an :class:`Instrumentation` (see ``instrument``)."""
+    parsed = parse_log_interval(interval)
+    ranks = rank_info()
+    if options["aggregate_ranks"] and ranks.distributed:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            raise RuntimeError(
+                "aggregate_ranks=True needs torch.distributed initialised in every process "
+                "(skrl does it when WORLD_SIZE > 1; else call init_process_group first)"
+            )
+    log_config = options.pop("log_config")
+    task = options.pop("task")
+    bind = options.pop("bind", None) if ranks.is_writer else None
+    options.pop("bind", None)
+    target = target_factory() if ranks.is_writer else None
+    try:
+        handle = Instrumentation(
             agent,
-            tracking_data=(
-                CapturingDict(
-                    self._on_value_counted if capture_only else self._on_value,
-                    self._retain,
-                    agent.tracking_data,
-                )
-                if capturing
-                else DiscardingDict()
-            ),
-            on_infos=self._on_infos if capturing else None,
-            on_boundary=self._on_boundary if capturing else None,
+            interval=parsed,
+            metric_filter=metric_filter,
+            target=target,
+            ranks=ranks,
+            bind=bind,
+            **options,
         )
-
-    # --- public ------------------------------------------------------------------------
-    @property
-    def run_id(self) -> str | None:
-        """The MLflow run written to; None on ranks that do not write."""
-        return None if self.target is None else self.target.run_id
-
-    @property
-    def every(self) -> int | None:
-        """Timesteps between logs, once the first step resolved the interval."""
-        return self.pacer.every
-
-    @property
-    def tag_table(self) -> dict[str, str]:
-        """Skrl tag -> MLflow key for every tag seen so far."""
-        return self.mapper.mapping
-
-    @property
-    def tag_stats(self) -> list[TagStats]:
-        """Per tag, in first-seen order: key, reducer, values tracked and the last one.
-
-        Only counted in capture-only mode (``instrument(agent, run=None)``); empty otherwise.
-        Environment-info values are counted once per refresh, as they are logged.
-        """
-        with self._lock:
-            counts, lasts = dict(self._counts), dict(self._lasts)
-        return [
-            TagStats(tag, self.mapper.key(tag), primary_stat(tag), count, as_float(lasts[tag]))
-            for tag, count in counts.items()
-        ]
-
-    @property
-    def unmatched_patterns(self) -> list[UnmatchedPattern]:
-        """Filter patterns that matched none of the tags and keys seen so far."""
-        return self.filter.unmatched()
-
-    def summary(self) -> Summary:
-        """Counters, names and unmatched patterns so far."""
-        stats = self.sender.stats if self.sender is not None else None
-        sink = spooling_sink(self.sender)
-        spool = sink.stats if sink is not None else None
-        # the sender counts a spooled point as delivered; it is stored once the spool is
-        spooled = spool.spooled - spool.delivered_from_spool if spool else 0
-        return Summary(
-            run_id=self.run_id,
-            points_logged=(stats.delivered - spooled) if stats else 0,
-            points_waiting=max(0, spooled - spool.rejected_from_spool) if spool else 0,
-            spool=str(spool.path) if spool and spool.spooled else None,
-            points_rejected=(stats.rejected if stats else 0)
-            + (spool.rejected_from_spool if spool else 0),
-            points_filtered=self.pipeline.points_filtered,
-            points_dropped=stats.dropped if stats else 0,
-            points_failed=(stats.failed if stats else 0) + len(self._unbound),
-            points_pending=stats.pending if stats else 0,
-            windows=self.windows,
-            tag_table=self.tag_table,
-            filtered_tags=tuple(self.pipeline.filtered_tags),
-            skipped_tags=dict(self.pipeline.skipped),
-            rejections=dict(stats.rejections) if stats else {},
-            unmatched=tuple(self.unmatched_patterns),
-            env_refreshes=self.gate.refreshes,
-            env_stale_values=self.gate.stale_values,
-        )
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Send the values tracked so far and wait until they are stored.
-
-        The partial window is not combined across ranks (only the trainer's own
-        boundaries are, where every rank is sure to take part).
-
-        Returns:
-            True when nothing is left to send.
-        """
-        with self._lock:
-            self._emit_partial(collective=False)
-        return self.sender.flush(timeout) if self.sender is not None else True
-
-    def close(self, status: str | None = None) -> Summary:
-        """Log the last partial window, wait for delivery, restore the agent.
-
-        Args:
-            status: How the run ends when pat owns it: ``"FINISHED"`` (default),
-                ``"FAILED"`` or ``"KILLED"``.
-
-        Returns:
-            The final summary (also logged).
-        """
-        return self._finish(status or "FINISHED", end_foreign_run=False)
-
-    remove = close
-
-    def __enter__(self) -> Instrumentation:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self._finish("KILLED", end_foreign_run=False)
-        else:
-            self._finish("FAILED", end_foreign_run=False)
-
-    # --- setup -------------------------------------------------------------------------
-    def _make_sender(self, target: RunTarget) -> BackgroundSender:
-        return BackgroundSender(
-            durable_sink(target.client, target.run_id, self.agent, target.tracking_uri),
-            **{"linger_seconds": linger_seconds(target.tracking_uri), **self._sender_options},
-        )
-
-    def _start(self, log_config: bool, task: str | None) -> None:
-        self._log_config, self._task = log_config, task
-        self.hooks.install()
-        self.agent.__dict__[ATTRIBUTE] = self
-        if self.target is not None or self._bind is not None:
-            report_unknown_patterns(self.filter, skrl_aliases(_agent.agent_uids(self.agent)))
-        if self.target is not None:
-            self._describe_run(log_config, task)
-        if self.target is not None or self._bind is not None or self.aggregate_ranks:
-            _lifecycle.register(self)
-
-    def _bind_run(self) -> bool:
-        """Resolve a lazily bound run (lock held); False while it cannot be resolved.
-
-        The caller's active run if there is one by now, else ``MLFLOW_RUN_ID``, else a
-        run pat starts (and ends); its tags and params are written now.
-        """
-        if self.target is not None:
-            return True
-        if self._bind is None:
-            return False
-        try:
-            target = self._bind()
-        except Exception as exc:  # the store is not there yet: the windows wait in memory
-            self._report_error("starting the MLflow run", exc)
-            return False
-        self._bind = None
-        self.target = target
-        self.sender = self._make_sender(target)
-        try:
-            self._describe_run(self._log_config, self._task)
-        except Exception as exc:
-            self._report_error("describing the run", exc)
-        if self._unbound:
-            self.sender.submit(self._unbound)
-            self._unbound = []
-        return True
-
-    def _describe_run(self, log_config: bool, task: str | None) -> None:
-        assert self.target is not None
-        tags = default_tags(self.agent, task=task)
-        tags["pat.log_interval"] = str(self.interval)
-        set_tags(self.target.run_id, tags, self.target.client)
-        if log_config:
-            log_agent_config(self.target, _agent.cfg_as_dict(self.agent.cfg))
-
-    # --- capture (training thread) -----------------------------------------------------
-    def _retain(self) -> bool:
-        if self._tensorboard is not None:
-            return self._tensorboard
-        interval = getattr(self.agent, "write_interval", "auto")
-        return not isinstance(interval, int) or interval > 0
-
-    def _check_tensorboard(self) -> None:
-        """At the first step: is skrl's writer on? If not, keep episode stats coming.
-
-        skrl records episode rewards and lengths only while ``write_interval > 0``
-        (TensorBoard on). With it off (``0``, ``"auto"`` with under 100 timesteps, ranks
-        > 0) a write interval no run reaches turns the recording on without any write.
-        """
-        interval = getattr(self.agent, "write_interval", None)
-        self._tensorboard = not (isinstance(interval, int) and interval <= 0)
-        if not self._tensorboard and self.episode_stats:
-            self._saved_write_interval = interval
-            self.agent.write_interval = sys.maxsize
-
-    def _on_value(self, tag: str, value: Any) -> None:
-        # called for every tracked value: keep it to a few attribute lookups
-        if self.closed or tag in self._nonexistent or not self.gate.allows(tag):
-            return
-        try:
-            self._add(tag, value)
-        except Exception as exc:
-            self._report_error("capture", exc)
-
-    def _on_value_counted(self, tag: str, value: Any) -> None:
-        if self.closed or tag in self._nonexistent or not self.gate.allows(tag):
-            return
-        self._counts[tag] = self._counts.get(tag, 0) + 1
-        self._lasts[tag] = value
-        try:
-            self._add(tag, value)
-        except Exception as exc:
-            self._report_error("capture", exc)
-
-    def _on_infos(self, infos: Any) -> None:
-        try:
-            self.gate.observe(infos)
-        except Exception as exc:
-            self._report_error("environment info", exc)
-
-    def _on_boundary(self, timestep: int, timesteps: int | None) -> None:
-        if self.closed:
-            return
-        try:
-            with self._lock:
-                self._advance(timestep, timesteps)
-        except Exception as exc:
-            self._report_error("logging window", exc)
-
-    def _advance(self, timestep: int, timesteps: int | None) -> None:
-        pacer = self.pacer
-        if not pacer.started:
-            self._check_tensorboard()
-            pacer.start(self.agent, timesteps)
-        step = pacer.advance(timestep, timesteps)
-        if step.restart_at is not None and len(self.pipeline.window):
-            self._emit(step.restart_at)
-        if step.boundary is not None:
-            self._emit(step.boundary)
-        if step.finished:
-            self._emit_partial()
-            if self.sender is not None:
-                self.sender.flush(self.flush_timeout)
-
-    def _emit_partial(self, *, collective: bool = True) -> None:
-        if len(self.pipeline.window):
-            self._emit(self.pacer.partial_step(), collective=collective)
-
-    def _emit(self, step: int, *, collective: bool = True) -> None:
-        values, reducers = self.pipeline.close_window()
-        if self.aggregate_ranks and collective:
-            values = aggregate_across_ranks(reducers)
-        self.windows += 1
-        self.pacer.last_emitted = step
-        if not values:
-            return
-        now = int(time.time() * 1000)
-        points = [MetricPoint(k, v, step, now) for k, v in values.items()]
-        if self.sender is None and self._bind is not None and not self._bind_run():
-            room = self._sender_options.get("max_queue_points", 100_000) - len(self._unbound)
-            self._unbound.extend(points[: max(0, room)])
-            return
-        if self.sender is not None:
-            self.sender.submit(points)
-
-    def _report_error(self, where: str, exc: Exception) -> None:
-        if where not in self._errors:
-            self._errors.add(where)
-            _log.warning("pat: %s failed (training continues): %r", where, exc)
-
-    # --- finish ------------------------------------------------------------------------
-    def _finish_at_exit(self, status: str) -> None:
-        self._finish(status, end_foreign_run=True)
-
-    def _finish(self, status: str, *, end_foreign_run: bool) -> Summary:
-        with self._lock:
-            if self.closed:
-                return self.summary()
-            try:
-                # not a collective: ranks may not close together (an exception, a signal)
-                self._emit_partial(collective=False)
-                if self._unbound:  # a last try: the store may be there now
-                    self._bind_run()
-            except Exception as exc:
-                self._report_error("last window", exc)
-            self.closed = True
-            if self._unbound:
-                _log.warning(
-                    "pat: %d metric points were not stored: no MLflow run could be started.",
-                    len(self._unbound),
-                )
-        _lifecycle.unregister(self)
-        target = self.target
-        with _lifecycle.ctrl_c_exits(lambda: forced_exit(target, self.sender, status)):
-            if self.sender is not None:
-                self.sender.close(self.flush_timeout)
-            if target is not None:
-                directory = getattr(self.agent, "experiment_dir", None)
-                end_run(
-                    target,
-                    self.sender,
-                    self.summary(),
-                    status,  # type: ignore[arg-type]
-                    checkpoints=os.path.join(directory, "checkpoints")
-                    if directory and self.upload_checkpoints
-                    else None,
-                    set_status=target.owned or (end_foreign_run and target.active),
-                )
-        self.hooks.remove()
-        for undo in self.on_close:
-            try:
-                undo()
-            except Exception as exc:
-                self._report_error("closing", exc)
-        if self._saved_write_interval is not None:
-            self.agent.write_interval = self._saved_write_interval
-        self.agent.__dict__.pop(ATTRIBUTE, None)
-        summary = self.summary()
-        if target is not None:
-            problems = summary.unmatched or summary.points_rejected or summary.points_dropped
-            level = logging.WARNING if problems or summary.points_failed else logging.INFO
-            _log.log(level, "%s", summary)
-        return summary
+        handle._start(log_config, task)
+    except BaseException:
+        if target is not None and target.owned:  # leave no run pat started RUNNING or active
+            target.end("FAILED")
+        raise
+    return handle

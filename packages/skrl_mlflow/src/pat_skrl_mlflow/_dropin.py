@@ -27,8 +27,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pat_skrl_mlflow import _agent
-from pat_skrl_mlflow._api import LAZY, existing, instrument
-from pat_skrl_mlflow._instrument import Instrumentation
+from pat_skrl_mlflow._instrument import LAZY, existing, instrument
+from pat_skrl_mlflow._instrumentation import Instrumentation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
