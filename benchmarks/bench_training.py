@@ -31,6 +31,8 @@ CARTPOLE_CFG = ROOT / "packages/cli/src/pat_cli/tasks/cartpole_v1_ppo.yaml"
 HOOKS = ("_on_value", "_on_infos", "_on_boundary")
 ISAAC_VARIABLE = "PAT_BENCH_ISAAC_TRAINING"
 """Set it to 0 to leave out the Isaac-Cartpole variant of full mode (about 30 minutes)."""
+TIMESTEPS_VARIABLE = "PAT_BENCH_TRAINING_TIMESTEPS"
+"""CartPole-v1's timesteps per run (full mode 20,000: ~100 s a run on a quiet machine)."""
 
 
 def _gym_env(num_envs: int) -> Any:
@@ -146,14 +148,28 @@ def _timed_hooks() -> Iterator[None]:
             setattr(Instrumentation, name, original)
 
 
-def _stall(trainer: _Trainer) -> tuple[dict[str, Any], dict[str, float]]:
+@contextlib.contextmanager
+def _store_process_off() -> Iterator[None]:
+    """``PAT_STORE_PROCESS=0``: MLflow's requests on pat's sender thread (HTTP before issue 19)."""
+    saved = os.environ.get("PAT_STORE_PROCESS")
+    os.environ["PAT_STORE_PROCESS"] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["PAT_STORE_PROCESS"]
+        else:
+            os.environ["PAT_STORE_PROCESS"] = saved
+
+
+def _stall(trainer: _Trainer, server: str | None = None) -> tuple[dict[str, Any], dict[str, float]]:
     """One more instrumented run with timers around pat's hooks, and its threads' CPU."""
     for times in _timings().values():
         times.clear()
     with _timed_hooks():
         main_cpu, process_cpu = time.thread_time(), time.process_time()
         writer_cpu_before = children_cpu()
-        loop = trainer.instrumented()
+        loop = trainer.instrumented(server)
         main_cpu = time.thread_time() - main_cpu
         other_cpu = time.process_time() - process_cpu - main_cpu
         writer_cpu = children_cpu() - writer_cpu_before  # close() waited for pat's store writer
@@ -230,6 +246,9 @@ def _variant(
     )
     totals = trainer.totals[-repeats:]
     stall, run = _stall(trainer)
+    _, http = _stall(trainer, server)
+    with _store_process_off():
+        _, http_thread = _stall(trainer, server)
     worst = max(stall.values(), key=lambda s: s["max_s"])
     worst_name = next(n for n, s in stall.items() if s is worst)
     in_hooks = sum(s["total_s"] for s in stall.values())
@@ -268,6 +287,26 @@ def _variant(
             "store's opening); a share of the loop, on another core",
         ),
         Row(
+            f"{label}: CPU outside the training thread over HTTP (pat's sender thread, pat's "
+            "store writer process: MLflow's requests)",
+            http["outside_training_thread_cpu_s"],
+            "that run's training loop",
+            http["loop_s"],
+            "s",
+            note="one run; in the training process (sender thread) "
+            f"{http['other_threads_cpu_s']:.2f} s, writer process "
+            f"{http['writer_process_cpu_s']:.2f} s (with MLflow's import)",
+        ),
+        Row(
+            f"{label}: CPU outside the training thread over HTTP with `PAT_STORE_PROCESS=0` "
+            "(MLflow's requests on pat's sender thread, as before issue 19)",
+            http_thread["outside_training_thread_cpu_s"],
+            "that run's training loop",
+            http_thread["loop_s"],
+            "s",
+            note="one run; all of it in the training process, competing for its GIL",
+        ),
+        Row(
             f"{label}: worst stall in pat's hooks (one call, `{worst_name}`)",
             worst["max_s"],
             "median training time",
@@ -276,7 +315,7 @@ def _variant(
             note=f"p99 of `{worst_name}` calls: {worst['p99_s'] * 1e3:.2f} ms",
         ),
     ]
-    return rows, {**stall, "run": run}
+    return rows, {**stall, "run": run, "run_http": http, "run_http_sender_thread": http_thread}
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -286,7 +325,7 @@ def run(quick: bool) -> dict[str, Any]:
     warnings.filterwarnings("ignore", message=".*render method.*")
     torch.set_num_threads(1)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
-    timesteps = 500 if quick else 20_000
+    timesteps = 500 if quick else int(os.environ.get(TIMESTEPS_VARIABLE) or 20_000)
     repeats = 5
     base = yaml.safe_load(CARTPOLE_CFG.read_text())
     base["trainer"]["timesteps"] = timesteps

@@ -236,6 +236,36 @@ def test_a_200_answer_that_stored_nothing_is_not_delivered(proxied, tmp_path, mo
     assert _stored(url, run_id) == produced
 
 
+@pytest.mark.server
+def test_a_200_that_stored_nothing_is_caught_when_the_value_did_not_change(
+    proxied, tmp_path, monkeypatch
+):  # type: ignore[no-untyped-def]
+    """Issue 19: the writer process reads back against what it stored for the run before.
+
+    A constant value's latest entry in the run says nothing about this request; a read-back
+    that forgot the earlier requests (a new sink per request) counted the lost points stored.
+    """
+    server, proxy = proxied
+    proxy.set_mode("pass")
+    monkeypatch.setenv("PAT_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    client = MlflowClient(proxy.url)
+    run_id = client.create_run("0").info.run_id
+    sink = durable_sink(client, run_id, tracking_uri=proxy.url)
+
+    def constant(start):  # type: ignore[no-untyped-def]
+        return [MetricPoint("lr", 1e-3, s, 1_700_000_000_000 + s) for s in range(start, start + 10)]
+
+    sink.write(constant(0))
+    proxy.empty_body = b"{}"
+    with proxy.fault("empty_ok"):
+        sink.write(constant(10))  # answered 200, stored nothing
+    assert sink.stats.spooled == 10  # type: ignore[attr-defined]
+    assert sink.close(60) == 0  # type: ignore[attr-defined]
+    history = MlflowClient(server.url).get_metric_history(run_id, "lr")
+    assert sorted(m.step for m in history) == list(range(20))
+
+
 def test_a_refusal_naming_the_run_is_not_split_point_by_point(store, tmp_path):  # type: ignore[no-untyped-def]
     """Item 2: a deleted run refuses every request the same way: spooled, not rejected."""
     client = MlflowClient(store)
