@@ -87,6 +87,20 @@ finally:
 """
 
 
+def test_an_agent_skrl_cannot_build_is_one_line_naming_the_config(invoke, error_line, tmp_path):
+    # a string where a string goes passes the config check; skrl's Runner refuses the class
+    result = invoke(
+        "train", "--task", "CartPole-v1", "--num-envs", "2", "--timesteps", "8",
+        "agent.models.policy.class=Nope",
+    )  # fmt: skip
+
+    assert result.exit_code == 2, result.output
+    line = error_line(result)
+    assert "skrl could not build the agent from pat's cartpole_v1_ppo.yaml" in line
+    assert "Unknown class: Nope" in line
+    assert not list(tmp_path.glob("runs/**/*.pt"))  # nothing trained
+
+
 def test_a_bad_agent_override_fails_before_torch_is_imported(tmp_path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = subprocess.run(

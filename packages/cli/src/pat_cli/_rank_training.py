@@ -33,10 +33,7 @@ def train_rank(plan: TrainPlan) -> int:
     console.quiet = True
     _training.quiet_libraries()
     _training.cpu_threads(plan.device)
-    from skrl.utils.runner.torch import Runner
-
-    from pat_cli._quiet import quiet_setup
-    from pat_cli._train_env import EnvSpec, make_env
+    from pat_cli._train_env import EnvSpec, build_runner, make_env
     from pat_skrl_mlflow import instrument
 
     spec = EnvSpec(
@@ -48,12 +45,7 @@ def train_rank(plan: TrainPlan) -> int:
         plan.env_overrides,
     )
     env = make_env(spec)
-    try:
-        with quiet_setup():
-            runner = Runner(env, plan.agent_cfg)
-    except Exception as error:
-        env.close()
-        fail(f"rank {_ranks.rank()}: skrl could not build the agent: {error}", code=DOMAIN_ERROR)
+    runner = build_runner(env, plan.agent_cfg, source=plan.agent_cfg_source)
     _training._resume(runner, plan.checkpoint, resume=False)
     handle = instrument(
         runner.agent,

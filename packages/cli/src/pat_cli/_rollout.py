@@ -13,8 +13,6 @@ from __future__ import annotations
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from pat_cli._errors import fail
-
 if TYPE_CHECKING:
     from pat_cli._setup import Prepared
     from pat_skrl_mlflow import TagStats
@@ -43,11 +41,9 @@ def run_rollout(ready: Prepared, *, timesteps: int, seed: int | None) -> list[Ta
 
     quiet_libraries()  # first: importing skrl prints Warp's banner
     cpu_threads(ready.device)
-    from skrl.utils.runner.torch import Runner
 
-    from pat_cli._quiet import quiet_setup
     from pat_cli._setup import finish_cfg
-    from pat_cli._train_env import EnvSpec, make_env
+    from pat_cli._train_env import EnvSpec, build_runner, make_env
     from pat_skrl_mlflow import instrument
 
     with tempfile.TemporaryDirectory(prefix="pat-rollout-") as directory:
@@ -57,11 +53,7 @@ def run_rollout(ready: Prepared, *, timesteps: int, seed: int | None) -> list[Ta
         cfg["agent"]["experiment"].update(checkpoint_interval=0, write_interval=timesteps)
         env = make_env(EnvSpec(ready.choice, ready.num_envs, ready.device, seed, ready.env_metrics))
         try:
-            try:
-                with quiet_setup():
-                    runner = Runner(env, cfg)
-            except Exception as error:
-                fail(f"skrl could not build the agent from {ready.source}: {error}")
+            runner = build_runner(env, cfg, source=ready.source)
             # as `pat train` logs it: values of the env info entry the trainer copies
             info = str(cfg["trainer"]["environment_info"])
             with instrument(runner.agent, run=None, environment_info=info) as handle:

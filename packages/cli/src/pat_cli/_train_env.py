@@ -42,6 +42,24 @@ def make_env(plan: EnvSpec) -> Any:
         return _gymnasium(plan)
 
 
+def build_runner(env: Any, cfg: dict[str, Any], *, source: str, hint: str | None = None) -> Any:
+    """The skrl ``Runner`` of ``env`` and the agent config ``cfg`` (read from ``source``).
+
+    A config skrl cannot build from closes ``env`` and exits 2 in one line naming ``source``.
+    """
+    from skrl.utils.runner.torch import Runner
+
+    try:
+        with quiet_setup():  # skrl warns about Isaac Lab configs' deprecated fields
+            return Runner(env, cfg)
+    except Exception as error:
+        env.close()
+        fail(
+            f"skrl could not build the agent from {source}: {type(error).__name__}: {error}",
+            hint=hint or "check the agent config against skrl's runner docs.",
+        )
+
+
 def gym_metrics(config: dict[str, Any], source: str) -> dict[str, Any]:
     """``MetricsTermCfg`` objects from a YAML mapping of term name -> fields."""
     from pat_env_metrics import MetricsTermCfg

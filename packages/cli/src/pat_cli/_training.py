@@ -62,10 +62,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     quiet_libraries()
     console.quiet = plan.output != "rich"  # no banner, progress, table; errors: stderr
     threads = cpu_threads(plan.device)
-    from skrl.utils.runner.torch import Runner
-
-    from pat_cli._quiet import quiet_setup
-    from pat_cli._train_env import EnvSpec, make_env
+    from pat_cli._train_env import EnvSpec, build_runner, make_env
     from pat_skrl_mlflow import instrument
 
     offline, writer = _check_store(plan, writer)  # fails fast, unless the writer is starting
@@ -79,16 +76,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
             plan.env_overrides,
         )
     )
-    try:
-        with quiet_setup():  # skrl warns about Isaac Lab configs' deprecated fields
-            runner = Runner(env, plan.agent_cfg)
-    except Exception as error:
-        env.close()
-        fail(
-            f"skrl could not build the agent from {plan.agent_cfg_source}: "
-            f"{type(error).__name__}: {error}",
-            hint="check the agent config against skrl's runner docs.",
-        )
+    runner = build_runner(env, plan.agent_cfg, source=plan.agent_cfg_source)
     source_run = _resume(runner, plan.checkpoint, plan.resume) or plan.checkpoint_run
     resume_run = source_run if plan.resume else None  # else a warm start: a new run
     if offline is None:

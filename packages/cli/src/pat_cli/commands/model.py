@@ -263,18 +263,10 @@ def _log(request: _Request) -> "LoggedPolicy":
 
 
 def _agent(env: Any, cfg: dict[str, Any], source: str) -> Any:
-    from skrl.utils.runner.torch import Runner
+    from pat_cli._train_env import build_runner
 
-    from pat_cli._quiet import quiet_setup
-
-    try:
-        with quiet_setup():
-            return Runner(env, cfg).agent
-    except Exception as error:
-        fail(
-            f"skrl could not build the agent from {source}: {type(error).__name__}: {error}",
-            hint="pass the --agent-cfg the run was trained with.",
-        )
+    hint = "pass the --agent-cfg the run was trained with."
+    return build_runner(env, cfg, source=source, hint=hint).agent
 
 
 def _wrong_checkpoint(request: _Request, why: str) -> NoReturn:
