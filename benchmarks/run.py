@@ -38,6 +38,7 @@ BENCHMARKS = (
     "inspect",
     "train_isaaclab",
     "free_env",
+    "train_model",
     "profile",
     "profile_training",
 )
