@@ -115,7 +115,8 @@ def _summary(docs: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
 
 
 MISSES = [
-    "**Where goals are missed or not resolved (1 on sqlite, 1 over HTTP, 7, 8).** Benchmark 1 was re-run "
+    "**Where goals are missed or not resolved (1 on sqlite, 1 over HTTP, 7, 8).** "
+    "Benchmark 1 was re-run "
     "after a tracking server's metric requests (`log_batch` and pat's read-back) moved "
     "from pat's sender thread into pat's store writer process (issue 19 item 2), with "
     "8,000 timesteps a run (full mode's 20,000 did not fit the session) on the shared box "
