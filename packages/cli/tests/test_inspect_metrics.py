@@ -371,13 +371,14 @@ def test_pages_hold_every_key_as_a_panel_title(store):
     from mlflow import MlflowClient
 
     from pat_cli._histories import read_histories
-    from pat_cli._plot import page_figures
+    from pat_cli._plot import Panel, page_figures
 
     run_id = many_keys_run(store)
     histories = read_histories(MlflowClient(store.uri), run_id, MANY_KEYS)
 
     titles = []
-    for figure, keys in page_figures([histories[k] for k in MANY_KEYS], title="t"):
+    panels = [Panel(k, (histories[k],)) for k in MANY_KEYS]
+    for figure, keys in page_figures(panels, title="t"):
         shown = [ax.get_title() for ax in figure.axes if ax.get_visible()]
         assert shown == keys
         titles.append(shown)
