@@ -33,18 +33,10 @@ def train_rank(plan: TrainPlan) -> int:
     console.quiet = True
     _training.quiet_libraries()
     _training.cpu_threads(plan.device)
-    from pat_cli._train_env import EnvSpec, build_runner, make_env
+    from pat_cli._train_env import build_runner, make_env
     from pat_skrl_mlflow import instrument
 
-    spec = EnvSpec(
-        plan.task,
-        plan.num_envs,
-        plan.device,
-        _ranks.env_seed(plan.seed),
-        plan.env_metrics,
-        plan.env_overrides,
-    )
-    env = make_env(spec)
+    env = make_env(_training.env_spec(plan))
     runner = build_runner(env, plan.agent_cfg, source=plan.agent_cfg_source)
     _training._resume(runner, plan.checkpoint, resume=False)
     handle = instrument(
@@ -78,5 +70,7 @@ def train_rank(plan: TrainPlan) -> int:
         )
     handle.close(status)
     env.close()
-    _ranks.leave(status)
+    # as rank 0: skip the interpreter's teardown, whose freeing of torch's distributed
+    # objects after the group ended aborted a rank now and then ("terminate called ...")
+    _training._may_exit(status)
     return code

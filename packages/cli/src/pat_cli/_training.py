@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import FrameType
 
+    from pat_cli._train_env import EnvSpec
     from pat_cli._train_plan import TrainPlan
     from pat_skrl_mlflow import ProcessClient
 
@@ -62,20 +63,11 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     quiet_libraries()
     console.quiet = plan.output != "rich"  # no banner, progress, table; errors: stderr
     threads = cpu_threads(plan.device)
-    from pat_cli._train_env import EnvSpec, build_runner, make_env
+    from pat_cli._train_env import build_runner, make_env
     from pat_skrl_mlflow import instrument
 
     offline, writer = _check_store(plan, writer)  # fails fast, unless the writer is starting
-    env = make_env(
-        EnvSpec(
-            plan.task,
-            plan.num_envs,
-            plan.device,
-            _ranks.env_seed(plan.seed),
-            plan.env_metrics,
-            plan.env_overrides,
-        )
-    )
+    env = make_env(env_spec(plan))
     runner = build_runner(env, plan.agent_cfg, source=plan.agent_cfg_source)
     source_run = _resume(runner, plan.checkpoint, plan.resume) or plan.checkpoint_run
     resume_run = source_run if plan.resume else None  # else a warm start: a new run
@@ -134,6 +126,20 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
     code = _report(outcome, plan.output)  # the command ends the writer: every request answered
     _may_exit(status)  # the run is ended, its points stored, every file closed
     return code
+
+
+def env_spec(plan: TrainPlan) -> EnvSpec:
+    """The env this process (rank) trains on: its seed is the plan's plus the rank."""
+    from pat_cli._train_env import EnvSpec
+
+    return EnvSpec(
+        plan.task,
+        plan.num_envs,
+        plan.device,
+        _ranks.env_seed(plan.seed),
+        plan.env_metrics,
+        plan.env_overrides,
+    )
 
 
 def _may_exit(status: str) -> None:
