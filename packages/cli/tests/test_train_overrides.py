@@ -10,10 +10,25 @@ import pytest
 import yaml
 
 
-def _steps(database, key):
+def _steps(database, key, run_id=None):
     with sqlite3.connect(database) as connection:
-        query = "SELECT step, value FROM metrics WHERE key = ? ORDER BY step"
-        return connection.execute(query, (key,)).fetchall()
+        query = "SELECT step, value FROM metrics WHERE key = ? AND run_uuid LIKE ? ORDER BY step"
+        return connection.execute(query, (key, run_id or "%")).fetchall()
+
+
+def _run_ids(database):
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT run_uuid FROM runs ORDER BY start_time").fetchall()
+    return [run_id for (run_id,) in rows]
+
+
+def _params(database):
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT run_uuid, key, value FROM params").fetchall()
+    params: dict[str, dict[str, str]] = {}
+    for run_id, key, value in rows:
+        params.setdefault(run_id, {})[key] = value
+    return params
 
 
 def test_overrides_change_what_trains(invoke, tmp_path):
@@ -155,3 +170,17 @@ def test_isaac_lab_env_overrides_reach_its_env_config(tmp_path):
     timeouts = [v for _, v in _steps(tmp_path / "mlflow.db", "Episode_Termination/time_out")]
     assert timeouts
     assert max(timeouts) > 0  # 0.5 s episodes (30 steps) end by time within 64 steps
+
+    source = _run_ids(tmp_path / "mlflow.db")[-1]
+    again = subprocess.run(
+        [sys.executable, "-m", "pat_cli", "train", "--from-run", source],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    copy = _run_ids(tmp_path / "mlflow.db")[-1]
+    params = _params(tmp_path / "mlflow.db")
+    assert copy != source
+    assert params[copy] == params[source]  # the same task, options, agent config, overrides
+    assert params[copy]["env_overrides"] == "env.scene.num_envs=8 env.episode_length_s=0.5"
+    replayed = [v for _, v in _steps(tmp_path / "mlflow.db", "Episode_Termination/time_out", copy)]
+    assert max(replayed) > 0  # the recorded 0.5 s episodes, not the task's 5 s

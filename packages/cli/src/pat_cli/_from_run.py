@@ -2,8 +2,9 @@
 
 A run ``pat train`` made holds what reproduces it (``pat_cli._run_record``): the params of
 the command (task, num_envs, seed, timesteps, device, log_interval), ``params/agent.yaml``
-(the resolved skrl runner config) and ``params/env.yaml`` (the env as created). This reads
-them back; options and overrides given with ``--from-run`` go on top.
+(the resolved skrl runner config), ``params/env.yaml`` (the env as created) and, of an Isaac
+Lab task, the ``env.`` overrides it was given. This reads them back; options and overrides
+given with ``--from-run`` go on top.
 
 Imported only inside command bodies.
 """
@@ -11,6 +12,7 @@ Imported only inside command bodies.
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 from pat_cli._errors import bad_option
 from pat_cli._overrides import Override
-from pat_cli._run_record import AGENT_ARTIFACT, ENV_ARTIFACT
+from pat_cli._run_record import AGENT_ARTIFACT, ENV_ARTIFACT, ENV_OVERRIDES_PARAM
 
 OPTION = "--from-run"
 NO_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
@@ -75,16 +77,12 @@ def read_record(run_id: str, tracking_uri: str) -> RunRecord:
         device=params.get("device") or None,
         log_interval=params.get("log_interval") or None,
         agent_cfg=agent,
-        env_overrides=_gym_overrides(env),
+        env_overrides=_gym_overrides(env) or _isaaclab_overrides(params),
     )
 
 
 def _gym_overrides(env: dict[str, Any]) -> tuple[Override, ...]:
-    """A gymnasium env's episode limit and ``gym.make`` keywords as ``env.`` overrides.
-
-    An Isaac Lab env config is not replayed field by field: the task's registered config,
-    with the recorded ``num_envs`` and seed, is what trains.
-    """
+    """A gymnasium env's episode limit and ``gym.make`` keywords as ``env.`` overrides."""
     if "entry_point" not in env:
         return ()
     values = {"max_episode_steps": env.get("max_episode_steps"), **(env.get("kwargs") or {})}
@@ -93,6 +91,17 @@ def _gym_overrides(env: dict[str, Any]) -> tuple[Override, ...]:
         for key, value in values.items()
         if value is not None
     )
+
+
+def _isaaclab_overrides(params: dict[str, str]) -> tuple[Override, ...]:
+    """The ``env.`` overrides an Isaac Lab run was given.
+
+    Its task's registered config is the rest, with the recorded ``num_envs`` and seed.
+    """
+    from pat_cli._overrides import parse
+
+    recorded = params.get(ENV_OVERRIDES_PARAM)
+    return tuple(parse(shlex.split(recorded))) if recorded else ()
 
 
 def _int(text: str | None) -> int | None:
@@ -137,5 +146,12 @@ def fill_in(record: RunRecord, given: Given) -> Given:
         timesteps=given.timesteps or record.timesteps,
         device=given.device or record.device,
         log_interval=given.log_interval or record.log_interval,
-        overrides=(*record.env_overrides, *given.overrides),
+        overrides=(*_recorded(record, given), *given.overrides),
     )
+
+
+def _recorded(record: RunRecord, given: Given) -> tuple[Override, ...]:
+    """The record's ``env.`` overrides, less an Isaac Lab env count ``--num-envs`` replaces."""
+    if given.num_envs is None:
+        return record.env_overrides
+    return tuple(o for o in record.env_overrides if o.key != "scene.num_envs")

@@ -11,6 +11,7 @@ Imported only inside command bodies.
 from __future__ import annotations
 
 import os
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from pat_cli._console import err_console
@@ -30,16 +31,22 @@ RUN_PARAMS = (
     "world_size",
 )
 """The params ``pat train`` sets from its own options (and ``WORLD_SIZE``)."""
+ENV_OVERRIDES_PARAM = "env_overrides"
+"""Of an Isaac Lab task: the ``env.`` overrides given, in a shell's quoting (``--from-run``
+replays them; a gymnasium task's ``params/env.yaml`` holds its whole ``gym.make`` call)."""
 AGENT_ARTIFACT = "params/agent.yaml"
 ENV_ARTIFACT = "params/env.yaml"
 _VECTOR_KEYS = ("num_envs", "vectorization_mode", "vector_kwargs")
 
 
 def run_params(plan: TrainPlan) -> dict[str, Any]:
-    """The :data:`RUN_PARAMS` of ``plan``, as the command line gave them."""
+    """The :data:`RUN_PARAMS` of ``plan``, as the command line gave them.
+
+    Of an Isaac Lab task also :data:`ENV_OVERRIDES_PARAM`, where ``env.`` overrides were given.
+    """
     interval = plan.log_interval
     every = interval.every if interval.kind == "timesteps" else None
-    return {
+    params: dict[str, Any] = {
         "task": plan.task.id,
         "algorithm": plan.algorithm,
         "num_envs": plan.num_envs,
@@ -49,6 +56,10 @@ def run_params(plan: TrainPlan) -> dict[str, Any]:
         "log_interval": every or interval.kind,
         "world_size": os.environ.get("WORLD_SIZE") or 1,
     }
+    given = [override.text for override in plan.env_overrides if override.root == "env"]
+    if plan.task.kind == "isaaclab" and given:
+        params[ENV_OVERRIDES_PARAM] = shlex.join(given)
+    return params
 
 
 def env_config(env: Any, plan: TrainPlan) -> dict[str, Any]:
