@@ -15,6 +15,7 @@ only spool: ``pat sync`` creates the run and delivers them later.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -24,12 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pat_skrl_mlflow._sink import (
+    Delivery,
     MetricPoint,
     MlflowSink,
     Sink,
     SinkRejected,
     SinkUnavailable,
     client_uri,
+    write_bisecting,
 )
 from pat_skrl_mlflow._spool import SPOOL_DIRNAME, Spool
 from pat_skrl_mlflow._store_client import ProcessClient
@@ -40,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OFFLINE_PREFIX",
-    "DrainResult",
     "SpoolStats",
     "SpoolingSink",
     "drain",
@@ -73,15 +75,6 @@ def fail_fast_over_http() -> None:
 
 
 @dataclass
-class DrainResult:
-    """What one drain delivered."""
-
-    delivered: int = 0
-    rejected: int = 0
-    rejections: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
 class SpoolStats:
     """Counters of a :class:`SpoolingSink` (a snapshot).
 
@@ -107,7 +100,7 @@ def drain(
     write: Callable[[str, Sequence[MetricPoint]], None],
     *,
     stop: Callable[[], bool] = lambda: False,
-) -> DrainResult:
+) -> Delivery:
     """Deliver a spool's waiting points in order, ``_BATCH`` per request.
 
     Args:
@@ -122,7 +115,7 @@ def drain(
     Raises:
         SinkUnavailable: The store could not be reached (the rest stays spooled).
     """
-    result = DrainResult()
+    result = Delivery()
     while not stop():
         batch = spool.pending(limit=_BATCH)
         if not batch:
@@ -132,28 +125,9 @@ def drain(
         while end < len(batch) and batch[end].run_id == run_id:
             end += 1
         part = batch[:end]
-        _send_bisecting(run_id, [item.point for item in part], write, result)
+        write_bisecting([item.point for item in part], functools.partial(write, run_id), result)
         spool.mark_delivered(part[-1].seq)
     return result
-
-
-def _send_bisecting(
-    run_id: str,
-    points: list[MetricPoint],
-    write: Callable[[str, Sequence[MetricPoint]], None],
-    result: DrainResult,
-) -> None:
-    try:
-        write(run_id, points)
-        result.delivered += len(points)
-    except SinkRejected as exc:
-        if len(points) == 1:
-            result.rejected += 1
-            result.rejections.setdefault(points[0].key, str(exc))
-            return
-        middle = len(points) // 2
-        _send_bisecting(run_id, points[:middle], write, result)
-        _send_bisecting(run_id, points[middle:], write, result)
 
 
 class SpoolingSink:
@@ -212,7 +186,7 @@ class SpoolingSink:
         """Store ``points``, or spool them when the store is unreachable or behind.
 
         Raises:
-            SinkRejected: The store refused the request (the sender bisects it).
+            SinkRejected: The store refused the request (the sender splits it).
             SinkUnavailable: Neither the store nor the spool could take the points.
         """
         with self._state:
@@ -329,7 +303,7 @@ class SpoolingSink:
                 self._wake.wait(delay)
                 delay = min(delay * 2, self.max_backoff)
 
-    def _count(self, result: DrainResult) -> None:
+    def _count(self, result: Delivery) -> None:
         with self._state:
             self._stats.delivered_from_spool += result.delivered
             self._stats.rejected_from_spool += result.rejected

@@ -9,9 +9,10 @@ ones), counted in :attr:`SenderStats.dropped` and reported once.
 Delivery: points wait up to ``linger_seconds`` to be sent together (fewer, fuller
 requests: each request costs the store, and the sender's Python time competes with
 training for the GIL), up to ``sink.max_batch`` points per request. A request the store rejects is
-split in halves until each rejected point stands alone, so one bad metric never takes
-others with it; rejected keys are counted and reported once each with the reason. A
-store that cannot be reached is retried with exponential backoff, then the batch is
+split in halves until each rejected point stands alone (``write_bisecting``), so one bad
+metric never takes others with it; rejected keys are counted and reported once each with
+the reason. The sender does not retry: pat's sink is a spooling one (``_durable``), which
+keeps what the store cannot take and delivers it later; a bare sink's unreachable store is
 counted as failed. Nothing here ever raises into the caller's thread.
 """
 
@@ -24,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pat_skrl_mlflow._sink import MetricPoint, Sink, SinkRejected, SinkUnavailable
+from pat_skrl_mlflow._sink import Delivery, MetricPoint, Sink, SinkUnavailable, write_bisecting
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -72,8 +73,6 @@ class BackgroundSender:
         max_queue_points: The most points waiting at once.
         block_seconds: The longest :meth:`submit` waits for room before dropping the
             oldest points.
-        max_retries: Retries of a request the store could not take.
-        retry_backoff: First retry delay in seconds; doubles per retry, capped at 10 s.
         linger_seconds: How long queued points may wait for more to fill a request;
             :meth:`flush` and :meth:`close` send at once.
         name: The thread's name.
@@ -85,8 +84,6 @@ class BackgroundSender:
         *,
         max_queue_points: int = 100_000,
         block_seconds: float = 0.25,
-        max_retries: int = 5,
-        retry_backoff: float = 0.5,
         linger_seconds: float = 1.0,
         name: str = "pat-mlflow-sender",
     ) -> None:
@@ -95,8 +92,6 @@ class BackgroundSender:
         self.sink = sink
         self.max_queue_points = max_queue_points
         self.block_seconds = block_seconds
-        self.max_retries = max_retries
-        self.retry_backoff = retry_backoff
         self.linger_seconds = linger_seconds
         self._first_queued_at = 0.0
         self._flushing = 0
@@ -107,7 +102,6 @@ class BackgroundSender:
         self._in_flight_batch: list[MetricPoint] = []
         self._closing = False
         self._abandoned = False  # abandon() took the unsent points: counting is done
-        self._deadline: float | None = None  # while flushing: give up retrying after this
         self._warned_drop = False
         self._warned_unavailable = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -149,15 +143,13 @@ class BackgroundSender:
         """Wait until every point submitted so far is delivered or accounted for.
 
         Args:
-            timeout: Seconds to wait at most; None waits as long as it takes. Past the
-                deadline, requests the store cannot take are no longer retried.
+            timeout: Seconds to wait at most; None waits as long as it takes.
 
         Returns:
             True when nothing is pending any more.
         """
         end = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            self._deadline = end
             self._flushing += 1
             self._cond.notify_all()
             try:
@@ -170,7 +162,6 @@ class BackgroundSender:
                     self._cond.wait(0.05 if remaining is None else min(0.05, remaining))
                 return not self._queue and not self._in_flight
             finally:
-                self._deadline = None
                 self._flushing -= 1
 
     def close(self, timeout: float | None = 30.0) -> bool:
@@ -312,58 +303,27 @@ class BackgroundSender:
             self._cond.wait(remaining)
 
     def _deliver(self, batch: list[MetricPoint]) -> None:
-        # Only a refusal of the points themselves is a SinkRejected (a refusal of the run,
-        # of the credentials or of the rate is SinkUnavailable), so every rejected request
-        # is split until each bad point stands alone: one never takes another with it.
-        stack = [batch]
-        while stack:
-            part = stack.pop()
-            try:
-                self._write_with_retries(part)
-            except SinkRejected as exc:
-                reason = str(exc)
-                if len(part) == 1:
-                    self._count_rejected(part, reason)
-                else:
-                    middle = len(part) // 2
-                    stack.extend((part[middle:], part[:middle]))  # first half next
-                continue
-            except SinkUnavailable as exc:
-                self._count_failed(len(part), str(exc))
-                continue
-            with self._cond:
-                if not self._abandoned:
-                    self._stats.delivered += len(part)
+        delivery = Delivery()
+        try:
+            write_bisecting(batch, self.sink.write, delivery)
+        except SinkUnavailable as exc:
+            unsent = len(batch) - delivery.delivered - delivery.rejected
+            self._count_failed(unsent, str(exc))
+        with self._cond:
+            self._stats.requests += delivery.requests
+            if not self._abandoned:
+                self._stats.delivered += delivery.delivered
+        if delivery.rejected:
+            self._count_rejected(delivery)
 
-    def _write_with_retries(self, part: list[MetricPoint]) -> None:
-        delay = self.retry_backoff
-        attempt = 0
-        while True:
-            with self._cond:
-                self._stats.requests += 1
-            try:
-                self.sink.write(part)
-                return
-            except SinkUnavailable as exc:
-                attempt += 1
-                with self._cond:
-                    self._stats.last_error = str(exc)
-                    deadline = self._deadline
-                out_of_time = deadline is not None and time.monotonic() + delay > deadline
-                if attempt > self.max_retries or out_of_time or self._closing:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
-
-    def _count_rejected(self, part: list[MetricPoint], reason: str) -> None:
+    def _count_rejected(self, delivery: Delivery) -> None:
         with self._cond:
             if self._abandoned:
                 return
-            self._stats.rejected += len(part)
-            new = [p.key for p in part if p.key not in self._stats.rejections]
-            for key in new:
-                self._stats.rejections[key] = reason
-        for key in dict.fromkeys(new):
+            self._stats.rejected += delivery.rejected
+            new = {k: r for k, r in delivery.rejections.items() if k not in self._stats.rejections}
+            self._stats.rejections.update(new)
+        for key, reason in new.items():
             _log.warning("pat: MLflow rejected metric %r: %s", key, reason)
 
     def _count_failed(self, count: int, reason: str) -> None:

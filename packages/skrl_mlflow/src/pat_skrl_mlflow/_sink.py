@@ -2,24 +2,33 @@
 
 A :class:`Sink` writes one request's worth of points and says, by the exception it
 raises, whether the store refused the request (retrying cannot help: a bad name, a
-deleted run) or could not be reached (retrying may help). The sender owns batching,
-retries and bisection; a sink only talks to one store. A later durable on-disk spool
-is another sink (or wraps one) without touching the sender.
+deleted run) or could not be reached (retrying may help). A sink only talks to one
+store; the spooling sink (``_durable``) wraps one and is the only retry mechanism: what
+the store cannot take waits in its spool. A refused request is split by
+:func:`write_bisecting`, the one bisection the sender and the spool's drain share.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from mlflow import MlflowClient
 
-__all__ = ["MetricPoint", "MlflowSink", "Sink", "SinkRejected", "SinkUnavailable"]
+__all__ = [
+    "Delivery",
+    "MetricPoint",
+    "MlflowSink",
+    "Sink",
+    "SinkRejected",
+    "SinkUnavailable",
+    "write_bisecting",
+]
 
 MAX_METRICS_PER_REQUEST = 1000
 """MLflow's limit on metrics in one ``log_batch`` request."""
@@ -64,6 +73,52 @@ class Sink(Protocol):
             SinkRejected: The store refused the request as invalid.
             SinkUnavailable: The store could not take the request now.
         """
+
+
+@dataclass
+class Delivery:
+    """What requests made of some points came to.
+
+    Attributes:
+        requests: Requests sent.
+        delivered: Points the store took.
+        rejected: Points the store refused, each alone in its request.
+        rejections: Rejected key -> the store's reason (the first one seen).
+    """
+
+    requests: int = 0
+    delivered: int = 0
+    rejected: int = 0
+    rejections: dict[str, str] = field(default_factory=dict)
+
+
+def write_bisecting(
+    points: Sequence[MetricPoint],
+    write: Callable[[Sequence[MetricPoint]], None],
+    delivery: Delivery,
+) -> None:
+    """Send ``points`` as one request; a refused one in halves until each bad point is alone.
+
+    Only a refusal of the points themselves is a :class:`SinkRejected` (a refusal of the
+    run, of the credentials or of the rate is :class:`SinkUnavailable`), so one bad metric
+    never takes others with it. ``delivery`` counts as it goes, so after a
+    :class:`SinkUnavailable` (raised, the rest unsent) it says what was sent before.
+    """
+    stack = [list(points)]
+    while stack:
+        part = stack.pop()
+        delivery.requests += 1
+        try:
+            write(part)
+        except SinkRejected as exc:
+            if len(part) == 1:
+                delivery.rejected += 1
+                delivery.rejections.setdefault(part[0].key, str(exc))
+            else:
+                middle = len(part) // 2
+                stack.extend((part[middle:], part[:middle]))  # the first half next
+            continue
+        delivery.delivered += len(part)
 
 
 class MlflowSink:
