@@ -73,8 +73,8 @@ PLANTED = {
     # one violation per contract: a layer imported upwards, another package's private
     # module, and a cycle between two modules of one package
     "pat_core/__init__.py": "import pat_cli.app\n",
-    "pat_env_metrics/__init__.py": "import pat_skrl_mlflow._sink\n",
-    "pat_skrl_mlflow/_sink.py": "import pat_skrl_mlflow._sender\n",
+    "pat_env_metrics/__init__.py": "import pat_skrl_mlflow.run_store._sink\n",
+    "pat_skrl_mlflow/run_store/_sink.py": "import pat_skrl_mlflow.run_store._sender\n",
 }
 
 

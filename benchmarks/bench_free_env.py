@@ -289,7 +289,7 @@ def _host_syncs(num_envs: int, device: str) -> str:
     import torch
 
     from pat_env_metrics.testing import forbid_host_sync
-    from pat_skrl_mlflow._window import WindowBuffer
+    from pat_skrl_mlflow.window._window import WindowBuffer
 
     env = FreeEnv(num_envs, device, "pat")
     values = torch.rand(num_envs, device=env.device)

@@ -122,7 +122,7 @@ def test_sync_json_output_is_only_json(proxied_server: tuple[str, object], tmp_p
     from mlflow import MlflowClient
 
     from pat_skrl_mlflow import MetricPoint
-    from pat_skrl_mlflow._spool import Spool
+    from pat_skrl_mlflow.run_store._spool import Spool
 
     server_url, _ = proxied_server
     run_id = MlflowClient(server_url).create_run("0").info.run_id

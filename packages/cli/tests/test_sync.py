@@ -101,8 +101,8 @@ def test_offline_training_then_sync_twice_stores_every_point_once_and_leaks_no_s
     from mlflow import MlflowClient
 
     from mlflow_server import MlflowServer
-    from pat_skrl_mlflow._spool import Spool
-    from pat_skrl_mlflow._sync import find_spools
+    from pat_skrl_mlflow.run_store._spool import Spool
+    from pat_skrl_mlflow.run_store._sync import find_spools
 
     work = tmp_path / "work"
     work.mkdir()
@@ -161,7 +161,7 @@ def _spool_of_a_running_run(store: Store, directory: Path, points: int = 300) ->
     from mlflow import MlflowClient
 
     from pat_skrl_mlflow import MetricPoint
-    from pat_skrl_mlflow._spool import Spool
+    from pat_skrl_mlflow.run_store._spool import Spool
 
     run_id = MlflowClient(store.uri).create_run("0").info.run_id
     spool = Spool(directory)
@@ -182,7 +182,7 @@ def test_sync_goes_to_the_spools_own_store_not_the_shells(
     """Issue 15 item 3: MLFLOW_TRACKING_URI naming another store destroyed the spool."""
     from mlflow import MlflowClient
 
-    from pat_skrl_mlflow._spool import Spool
+    from pat_skrl_mlflow.run_store._spool import Spool
 
     other = tmp_path / "other.db"
     shutil.copyfile(store.path, other)  # an empty store too: a copy of the template
@@ -227,7 +227,7 @@ def test_an_offline_run_synced_while_it_trains_gets_its_last_artifacts_and_statu
 
     from pat_cli._offline import OfflineClient
     from pat_skrl_mlflow import MetricPoint
-    from pat_skrl_mlflow._sync import sync_spool
+    from pat_skrl_mlflow.run_store._sync import sync_spool
 
     offline_id = "offline-" + "ab" * 16
     training = OfflineClient(tmp_path / "runs" / "pat_spool")  # what `pat train --offline-ok` uses

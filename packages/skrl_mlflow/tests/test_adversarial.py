@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from mlflow import MlflowClient
 
 from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink, instrument, mask_uri
-from pat_skrl_mlflow._durable import durable_sink
-from pat_skrl_mlflow._sink import SinkRejected, SinkUnavailable, one_line
+from pat_skrl_mlflow.run_store._sink import SinkRejected, SinkUnavailable, one_line
+from pat_skrl_mlflow.run_store._spooling_sink import durable_sink
 from skrl_mlflow_support import (
     SKRL2,
     metric_histories,
@@ -333,7 +333,7 @@ def test_left_running_tells_a_dead_process_of_this_host_only():  # type: ignore[
     import sys
 
     from pat_skrl_mlflow import left_running
-    from pat_skrl_mlflow._liveness import process_tags
+    from pat_skrl_mlflow.run_store._liveness import process_tags
 
     mine = process_tags()
     assert left_running("RUNNING", mine) is None  # this very process

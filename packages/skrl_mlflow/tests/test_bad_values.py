@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pat_skrl_mlflow import instrument
-from pat_skrl_mlflow._pipeline import MAX_METRIC_TAGS, MetricLimitWarning
+from pat_skrl_mlflow.window._pipeline import MAX_METRIC_TAGS, MetricLimitWarning
 from skrl_mlflow_support import (
     metric_histories,
     ppo_runner,

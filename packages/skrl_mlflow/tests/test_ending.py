@@ -10,12 +10,12 @@ from mlflow import MlflowClient
 
 from mlflow_server import free_port
 from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
-from pat_skrl_mlflow._durable import _HTTP_DEFAULTS, SpoolingSink
 from pat_skrl_mlflow._ending import end_run, forced_exit
 from pat_skrl_mlflow._report import Summary
-from pat_skrl_mlflow._run import RunTarget
-from pat_skrl_mlflow._spool import Spool
-from pat_skrl_mlflow._sync import find_spools, sync_spool
+from pat_skrl_mlflow.run_store._run import RunTarget
+from pat_skrl_mlflow.run_store._spool import Spool
+from pat_skrl_mlflow.run_store._spooling_sink import _HTTP_DEFAULTS, SpoolingSink
+from pat_skrl_mlflow.run_store._sync import find_spools, sync_spool
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -27,7 +27,7 @@ from mlflow import MlflowClient
 from conftest import SCRIPTS
 from fault_proxy import FaultProxy
 from mlflow_server import MlflowServer, sqlite_server, wait_for_file
-from pat_skrl_mlflow._spool import Spool
+from pat_skrl_mlflow.run_store._spool import Spool
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -28,7 +28,7 @@ from mlflow import MlflowClient
 
 from conftest import SCRIPTS
 from mlflow_server import MlflowServer
-from pat_skrl_mlflow._sync import sync_spool
+from pat_skrl_mlflow.run_store._sync import sync_spool
 from postgres_server import PostgresServer, running_postgres
 
 if TYPE_CHECKING:

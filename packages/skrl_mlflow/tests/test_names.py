@@ -9,7 +9,7 @@ import skrl
 
 from pat_core import is_valid_mlflow_key
 from pat_skrl_mlflow import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases, skrl_tag_of_key
-from pat_skrl_mlflow._names import make_mapper
+from pat_skrl_mlflow.window._names import make_mapper
 
 TAG = re.compile(r"""(?:track_data\(|tracking_data\[)\s*f?"([^"]+)\"""")
 DYNAMIC = {"Info / {k}"}  # environment info: the generic mapping by design

@@ -28,7 +28,7 @@ from pat_skrl_mlflow import (
     instrument,
     log_policy,
 )
-from pat_skrl_mlflow._store_views import StoreRequestError
+from pat_skrl_mlflow.run_store._writer_messages import StoreRequestError
 from skrl_mlflow_support import SKRL2, make_runner, runner_cfg, vector_env
 
 TIMESTEPS = 32

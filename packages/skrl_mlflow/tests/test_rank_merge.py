@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pat_skrl_mlflow._distributed import merge_windows
-from pat_skrl_mlflow._window import WindowBuffer
+from pat_skrl_mlflow.window._distributed import merge_windows
+from pat_skrl_mlflow.window._window import WindowBuffer
 
 pytestmark = pytest.mark.no_skrl  # no skrl code: tests_skrl1 leaves it out
 

@@ -19,8 +19,8 @@ from mlflow import MlflowClient
 
 from conftest import SCRIPTS
 from mlflow_server import MlflowServer, sqlite_server, wait_for_file
-from pat_skrl_mlflow._spool import Spool
-from pat_skrl_mlflow._sync import sync_spool
+from pat_skrl_mlflow.run_store._spool import Spool
+from pat_skrl_mlflow.run_store._sync import sync_spool
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

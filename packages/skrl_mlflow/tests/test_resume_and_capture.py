@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 
 from pat_core import parse_log_interval
 from pat_skrl_mlflow import instrument, last_logged_step
-from pat_skrl_mlflow._pacing import Pacer
+from pat_skrl_mlflow.window._pacing import Pacer
 from skrl_mlflow_support import (
     TensorBoardRecorder,
     make_runner,

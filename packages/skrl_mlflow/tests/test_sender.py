@@ -8,8 +8,8 @@ import pytest
 from mlflow import MlflowClient
 
 from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
-from pat_skrl_mlflow._durable import SpoolingSink, drain
-from pat_skrl_mlflow._spool import Spool
+from pat_skrl_mlflow.run_store._spool import Spool
+from pat_skrl_mlflow.run_store._spooling_sink import SpoolingSink, drain
 
 pytestmark = pytest.mark.no_skrl  # store-side only: tests_skrl1 leaves it out
 

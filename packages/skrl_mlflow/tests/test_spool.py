@@ -15,7 +15,9 @@ from mlflow import MlflowClient
 
 from mlflow_server import free_port
 from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
-from pat_skrl_mlflow._durable import (
+from pat_skrl_mlflow.run_store._secrets import mask_uri
+from pat_skrl_mlflow.run_store._spool import Spool
+from pat_skrl_mlflow.run_store._spooling_sink import (
     _HTTP_DEFAULTS,
     LOCAL_STORE_LINGER_SECONDS,
     REMOTE_STORE_LINGER_SECONDS,
@@ -23,8 +25,6 @@ from pat_skrl_mlflow._durable import (
     drain,
     linger_seconds,
 )
-from pat_skrl_mlflow._secrets import mask_uri
-from pat_skrl_mlflow._spool import Spool
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -14,10 +14,10 @@ import pytest
 from mlflow import MlflowClient
 
 from pat_skrl_mlflow import MetricPoint, RunTarget, log_agent_config
-from pat_skrl_mlflow._durable import durable_sink
-from pat_skrl_mlflow._run import set_tags
-from pat_skrl_mlflow._store_client import ProcessClient, StoreRequestError
-from pat_skrl_mlflow._store_process import ProcessSink
+from pat_skrl_mlflow.run_store._run import set_tags
+from pat_skrl_mlflow.run_store._spooling_sink import durable_sink
+from pat_skrl_mlflow.run_store._writer_client import ProcessClient, StoreRequestError
+from pat_skrl_mlflow.run_store._writer_process import ProcessSink
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -131,8 +131,8 @@ def test_the_training_process_never_imports_mlflow(
         textwrap.dedent(f"""
         import sys
         from pat_skrl_mlflow import MetricPoint, RunTarget, log_agent_config
-        from pat_skrl_mlflow._durable import durable_sink
-        from pat_skrl_mlflow._store_client import ProcessClient
+        from pat_skrl_mlflow.run_store._spooling_sink import durable_sink
+        from pat_skrl_mlflow.run_store._writer_client import ProcessClient
         client = ProcessClient({store!r})
         assert client.check() is None
         target = RunTarget(client.start_run(), {store!r}, owned=True, client=client)

@@ -23,9 +23,9 @@ import pytest
 from mlflow import MlflowClient
 
 from pat_skrl_mlflow import MetricPoint, MlflowSink
-from pat_skrl_mlflow._durable import durable_sink
-from pat_skrl_mlflow._sink import SinkRejected, SinkUnavailable
-from pat_skrl_mlflow._store_process import PROCESS_VARIABLE, ProcessSink, answer_timeout
+from pat_skrl_mlflow.run_store._sink import SinkRejected, SinkUnavailable
+from pat_skrl_mlflow.run_store._spooling_sink import durable_sink
+from pat_skrl_mlflow.run_store._writer_process import PROCESS_VARIABLE, ProcessSink, answer_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -142,7 +142,7 @@ def test_the_child_does_not_outlive_a_parent_that_never_closed_it(
         import os, sys
         from mlflow import MlflowClient
         from pat_skrl_mlflow import MetricPoint
-        from pat_skrl_mlflow._store_process import ProcessSink
+        from pat_skrl_mlflow.run_store._writer_process import ProcessSink
         sink = ProcessSink(MlflowClient({store!r}), {run_id!r}, {store!r})
         sink.write([MetricPoint("loss", 1.0, 0, 1)])
         print(sink._child.pid, flush=True)
@@ -331,7 +331,7 @@ def test_the_child_leaves_a_hung_request_when_its_parent_is_gone(
         import os, threading, time
         from mlflow import MlflowClient
         from pat_skrl_mlflow import MetricPoint
-        from pat_skrl_mlflow._store_process import ProcessSink
+        from pat_skrl_mlflow.run_store._writer_process import ProcessSink
         sink = ProcessSink(MlflowClient({http.url!r}), "0" * 32, {http.url!r})
         point = MetricPoint("loss", 1.0, 0, 1)
         threading.Thread(target=sink.write, args=([point],), daemon=True).start()
@@ -403,7 +403,7 @@ def test_processes_opening_one_new_sqlite_file_at_once_all_start(
         import os, sys, time
         while not os.path.exists({str(go)!r}):
             time.sleep(0.01)
-        from pat_skrl_mlflow._store_server import StoreServer
+        from pat_skrl_mlflow.run_store._writer_server import StoreServer
         outcome, value = StoreServer({uri!r}).answer("check", None)
         print(outcome, value)
         sys.exit(0 if outcome == "ok" else 1)
@@ -433,8 +433,8 @@ def test_kill_9_while_sqlite_waits_for_a_lock_loses_nothing(
     """Issue 15 item 6: MLflow's 20 s busy wait held points in memory only; kill -9 lost them."""
     import sqlite3
 
-    from pat_skrl_mlflow._spool import Spool
-    from pat_skrl_mlflow._sync import sync_spool
+    from pat_skrl_mlflow.run_store._spool import Spool
+    from pat_skrl_mlflow.run_store._sync import sync_spool
 
     client = MlflowClient(store)
     run_id = client.create_run("0").info.run_id
@@ -480,7 +480,7 @@ def test_lock_contention_is_one_line_from_pat_not_mlflows_tracebacks(
     process held the sqlite lock; pat says it once and keeps the points."""
     import sqlite3
 
-    from pat_skrl_mlflow._sync import sync_spool
+    from pat_skrl_mlflow.run_store._sync import sync_spool
 
     client = MlflowClient(store)
     run_id = client.create_run("0").info.run_id

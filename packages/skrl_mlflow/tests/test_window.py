@@ -12,9 +12,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pat_skrl_mlflow._capture import CapturingDict, DiscardingDict
-from pat_skrl_mlflow._envinfo import EnvInfoGate
-from pat_skrl_mlflow._window import WindowBuffer
+from pat_skrl_mlflow.capture._capture import CapturingDict, DiscardingDict
+from pat_skrl_mlflow.capture._envinfo import EnvInfoGate
+from pat_skrl_mlflow.window._window import WindowBuffer
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 SUFFIXES = {"Loss / x": np.mean, "Reward / y (min)": np.min, "Reward / y (max)": np.max}

@@ -12,43 +12,64 @@ Example:
 import logging as _logging
 from importlib.metadata import version as _version
 
-from pat_skrl_mlflow._distributed import RankInfo, rank_info
 from pat_skrl_mlflow._dropin import create_mlflow_logging_wrapper
-from pat_skrl_mlflow._durable import OFFLINE_PREFIX, spool_directory
 from pat_skrl_mlflow._instrument import instrument
 from pat_skrl_mlflow._instrumentation import Instrumentation
-from pat_skrl_mlflow._liveness import left_running
-from pat_skrl_mlflow._names import PER_AGENT_TAGS, SKRL_ALIASES, skrl_aliases, skrl_tag_of_key
-from pat_skrl_mlflow._pacing import log_every
-from pat_skrl_mlflow._pipeline import SkippedMetricWarning
-from pat_skrl_mlflow._policy_model import LoggedPolicy, PolicyKind, deterministic_policy, log_policy
 from pat_skrl_mlflow._report import Summary, TagStats
-from pat_skrl_mlflow._run import (
+from pat_skrl_mlflow.run_store import (
     EXPERIMENT_KIND_TAG,
+    OFFLINE_PREFIX,
     TRAINING_EXPERIMENT_KIND,
+    BackgroundSender,
+    LoggedPolicy,
+    MetricPoint,
+    MlflowSink,
+    PolicyKind,
+    ProcessClient,
+    RunNotInStore,
     RunTarget,
+    SenderStats,
+    Sink,
+    SinkRejected,
+    SinkUnavailable,
+    Spool,
+    SpoolBusy,
+    SyncResult,
     default_tags,
+    deterministic_policy,
+    find_spools,
     flatten_params,
     last_logged_step,
+    left_running,
     log_agent_config,
     log_checkpoints,
     log_params,
+    log_policy,
     log_yaml,
     mark_training_experiment,
+    mask_secrets,
+    mask_uri,
+    open_store,
+    protect,
     qualified_name,
     readable,
     set_tags,
+    spool_directory,
     start_run,
+    sync_spool,
+    use_process,
 )
-from pat_skrl_mlflow._secrets import MaskingFilter as _MaskingFilter
-from pat_skrl_mlflow._secrets import mask_secrets, mask_uri, protect
-from pat_skrl_mlflow._sender import BackgroundSender, SenderStats
-from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, Sink, SinkRejected, SinkUnavailable
-from pat_skrl_mlflow._spool import Spool
-from pat_skrl_mlflow._store_client import ProcessClient
-from pat_skrl_mlflow._store_creation import open_store
-from pat_skrl_mlflow._store_process import use_process
-from pat_skrl_mlflow._sync import RunNotInStore, SpoolBusy, SyncResult, find_spools, sync_spool
+from pat_skrl_mlflow.run_store import MaskingFilter as _MaskingFilter
+from pat_skrl_mlflow.window import (
+    PER_AGENT_TAGS,
+    SKRL_ALIASES,
+    RankInfo,
+    SkippedMetricWarning,
+    log_every,
+    rank_info,
+    skrl_aliases,
+    skrl_tag_of_key,
+)
 
 __version__ = _version("pat-skrl-mlflow")
 

@@ -16,13 +16,11 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from pat_skrl_mlflow._durable import SpoolingSink
-from pat_skrl_mlflow._run import log_checkpoints, log_metric_names, metric_names
+from pat_skrl_mlflow.run_store import SpoolingSink, log_checkpoints, log_metric_names, metric_names
 
 if TYPE_CHECKING:
     from pat_skrl_mlflow._report import Summary
-    from pat_skrl_mlflow._run import RunStatus, RunTarget
-    from pat_skrl_mlflow._sender import BackgroundSender
+    from pat_skrl_mlflow.run_store import BackgroundSender, RunStatus, RunTarget
 
 __all__ = ["end_run", "forced_exit", "spooling_sink"]
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pat_core import MetricFilter, parse_log_interval
-from pat_skrl_mlflow._distributed import rank_info
 from pat_skrl_mlflow._instrumentation import ATTRIBUTE, Instrumentation
-from pat_skrl_mlflow._names import make_mapper
-from pat_skrl_mlflow._pipeline import compile_extras
-from pat_skrl_mlflow._run import RunTarget, resolve_run
+from pat_skrl_mlflow.run_store import RunTarget, resolve_run
+from pat_skrl_mlflow.window import compile_extras, make_mapper, rank_info
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

@@ -10,25 +10,28 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pat_skrl_mlflow import _agent, _lifecycle
-from pat_skrl_mlflow._capture import CapturingDict, DiscardingDict
-from pat_skrl_mlflow._distributed import RankInfo, aggregate_across_ranks
-from pat_skrl_mlflow._durable import durable_sink, linger_seconds
 from pat_skrl_mlflow._ending import end_run, forced_exit, spooling_sink
-from pat_skrl_mlflow._envinfo import EnvInfoGate
-from pat_skrl_mlflow._hooks import AgentHooks
-from pat_skrl_mlflow._names import make_mapper, skrl_aliases
-from pat_skrl_mlflow._pacing import Pacer
-from pat_skrl_mlflow._pipeline import MetricPipeline
 from pat_skrl_mlflow._report import Summary, TagStats, as_float, report_unknown_patterns
-from pat_skrl_mlflow._run import (
+from pat_skrl_mlflow.capture import AgentHooks, CapturingDict, DiscardingDict, EnvInfoGate
+from pat_skrl_mlflow.run_store import (
+    BackgroundSender,
+    MetricPoint,
     RunTarget,
     default_tags,
+    durable_sink,
+    linger_seconds,
     log_agent_config,
     set_tags,
 )
-from pat_skrl_mlflow._sender import BackgroundSender
-from pat_skrl_mlflow._sink import MetricPoint
-from pat_skrl_mlflow._window import primary_stat
+from pat_skrl_mlflow.window import (
+    MetricPipeline,
+    Pacer,
+    RankInfo,
+    aggregate_across_ranks,
+    make_mapper,
+    primary_stat,
+    skrl_aliases,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

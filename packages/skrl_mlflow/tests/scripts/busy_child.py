@@ -16,7 +16,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from pat_skrl_mlflow import BackgroundSender, MetricPoint
-from pat_skrl_mlflow._durable import durable_sink
+from pat_skrl_mlflow.run_store._spooling_sink import durable_sink
 
 
 def points(start: int, count: int) -> list[MetricPoint]:

@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pat_skrl_mlflow._durable import _BATCH, _HTTP_DEFAULTS, OFFLINE_PREFIX, drain
-from pat_skrl_mlflow._liveness import left_running
-from pat_skrl_mlflow._secrets import MASK, mask_secrets, mask_uri, protect
-from pat_skrl_mlflow._sink import MlflowSink, SinkUnavailable
-from pat_skrl_mlflow._spool import POINTS, RUN, SPOOL_DIRNAME, Spool
+from pat_skrl_mlflow.run_store._liveness import left_running
+from pat_skrl_mlflow.run_store._secrets import MASK, mask_secrets, mask_uri, protect
+from pat_skrl_mlflow.run_store._sink import MlflowSink, SinkUnavailable
+from pat_skrl_mlflow.run_store._spool import POINTS, RUN, SPOOL_DIRNAME, Spool
+from pat_skrl_mlflow.run_store._spooling_sink import _BATCH, _HTTP_DEFAULTS, OFFLINE_PREFIX, drain
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pat_skrl_mlflow._sink import MetricPoint
+    from pat_skrl_mlflow.run_store._sink import MetricPoint
 
 __all__ = ["RunNotInStore", "SpoolBusy", "SyncResult", "find_spools", "sync_spool", "target_uri"]
 
@@ -201,7 +201,7 @@ def _check_runs_exist(client: Any, uri: str, spool: Spool, run_id: str | None) -
 
 
 def _create_run(client: Any, info: dict[str, Any]) -> str:
-    from pat_skrl_mlflow._run import mark_training_experiment
+    from pat_skrl_mlflow.run_store._run import mark_training_experiment
 
     experiment_id, created = "0", False
     name = info.get("experiment")

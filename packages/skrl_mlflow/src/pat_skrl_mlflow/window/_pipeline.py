@@ -6,7 +6,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from pat_core import MetricFilter, MetricNameMapper, make_reducer
-from pat_skrl_mlflow._window import Reduced, WindowBuffer
+from pat_skrl_mlflow.window._window import Reduced, WindowBuffer
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pat_skrl_mlflow._secrets import mask_uri
+from pat_skrl_mlflow.run_store._secrets import mask_uri
 
 if TYPE_CHECKING:
     import os
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import torch
     from mlflow import MlflowClient
 
-    from pat_skrl_mlflow._store_client import ProcessClient
+    from pat_skrl_mlflow.run_store._writer_client import ProcessClient
 
 __all__ = [
     "ONNX_EXTRA",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pat_core import make_reducer
-from pat_skrl_mlflow._values import flatten_value, to_host_array
+from pat_skrl_mlflow.capture import flatten_value, to_host_array
 
 if TYPE_CHECKING:
     from collections.abc import Callable

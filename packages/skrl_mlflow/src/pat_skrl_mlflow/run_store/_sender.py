@@ -25,7 +25,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pat_skrl_mlflow._sink import Delivery, MetricPoint, Sink, SinkUnavailable, write_bisecting
+from pat_skrl_mlflow.run_store._sink import (
+    Delivery,
+    MetricPoint,
+    Sink,
+    SinkUnavailable,
+    write_bisecting,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

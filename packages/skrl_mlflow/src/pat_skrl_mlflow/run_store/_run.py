@@ -22,13 +22,13 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
 from pat_core import to_mlflow_key
-from pat_skrl_mlflow._liveness import process_tags
-from pat_skrl_mlflow._store_creation import open_store, sqlite_file
+from pat_skrl_mlflow.run_store._creation import open_store, sqlite_file
+from pat_skrl_mlflow.run_store._liveness import process_tags
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from pat_skrl_mlflow._store_client import ProcessClient
+    from pat_skrl_mlflow.run_store._writer_client import ProcessClient
 
 # mlflow takes seconds to import: it is imported where a run is resolved or written, so
 # importing pat_skrl_mlflow (and capture-only instrumentation) never pays for it.
@@ -75,7 +75,7 @@ class RunTarget:
         tracking_uri: The store's URI.
         owned: Whether pat started (or resumed) the run and so ends it with a status.
         client: A client of the store (``pat train``'s: a
-            :class:`~pat_skrl_mlflow._store_client.ProcessClient`).
+            :class:`~pat_skrl_mlflow.run_store._writer_client.ProcessClient`).
         fluent: Whether the run is MLflow's active (``mlflow.start_run``) run.
     """
 
@@ -282,7 +282,7 @@ def set_tags(
 def _items(client: Any, kind: Literal["param", "tag"], values: Mapping[str, str]) -> list[Any]:
     """MLflow's ``Param``/``RunTag`` entities, or plain items for pat's own clients."""
     if getattr(client, "takes_plain_items", False):
-        from pat_skrl_mlflow._store_views import Item
+        from pat_skrl_mlflow.run_store._writer_messages import Item
 
         return [Item(k, v) for k, v in values.items()]
     from mlflow.entities import Param, RunTag

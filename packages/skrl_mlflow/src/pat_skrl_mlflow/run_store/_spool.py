@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pat_skrl_mlflow._sink import MetricPoint
+from pat_skrl_mlflow.run_store._sink import MetricPoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

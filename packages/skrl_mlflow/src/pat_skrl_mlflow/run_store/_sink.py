@@ -252,7 +252,7 @@ def _http_status(exc: Exception) -> int:
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
-    from pat_skrl_mlflow._secrets import mask_secrets
+    from pat_skrl_mlflow.run_store._secrets import mask_secrets
 
     text = " ".join(mask_secrets(str(exc)).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."

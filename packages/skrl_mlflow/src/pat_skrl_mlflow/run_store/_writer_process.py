@@ -8,10 +8,10 @@ from a child process it runs on another core. The child imports MLflow and opens
 while training starts, then stores each request it is sent and answers how it went.
 
 ``pat train`` goes further for stores MLflow writes in-process: its
-:class:`~pat_skrl_mlflow._store_client.ProcessClient` has the same child create, describe and
-end the run, so the training process never imports MLflow. A tracking server's run is created
-and ended from the training process: those requests must not queue behind a metric request
-to a server that hangs.
+:class:`~pat_skrl_mlflow.run_store._writer_client.ProcessClient` has the same child create,
+describe and end the run, so the training process never imports MLflow. A tracking server's
+run is created and ended from the training process: those requests must not queue behind a
+metric request to a server that hangs.
 
 The child has the training process's environment as it is at each request (a token the
 training process refreshes in ``MLFLOW_TRACKING_TOKEN`` is the one the child sends next). It
@@ -24,8 +24,8 @@ at once, then ``(kind, payload)`` per request (``("environ", (changes, (kind, pa
 first applies the parent's environment changes: name -> value, None: removed).
 ``("metrics", (run_id, points))`` is answered ``("ok", "")``, ``("rejected", reason)`` or
 ``("unavailable", reason)`` -- the outcomes of
-:class:`~pat_skrl_mlflow._sink.MlflowSink.write`; the other kinds are client calls. The
-child's :class:`~pat_skrl_mlflow._store_server.StoreServer` answers them all. The child
+:class:`~pat_skrl_mlflow.run_store._sink.MlflowSink.write`; the other kinds are client calls. The
+child's :class:`~pat_skrl_mlflow.run_store._writer_server.StoreServer` answers them all. The child
 ignores Ctrl-C (the parent decides when it ends) and exits when its stdin closes, so it
 never outlives the parent.
 """
@@ -43,8 +43,8 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Any
 
-from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, SinkRejected, SinkUnavailable
-from pat_skrl_mlflow._store_creation import store_writes_in_process
+from pat_skrl_mlflow.run_store._creation import store_writes_in_process
+from pat_skrl_mlflow.run_store._sink import MetricPoint, MlflowSink, SinkRejected, SinkUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -64,7 +64,7 @@ PROCESS_VARIABLE = "PAT_STORE_PROCESS"
 """Set to ``0`` to write an in-process store from pat's sender thread instead of a child."""
 _log = logging.getLogger("pat_skrl_mlflow")
 _HEADER = struct.Struct("!I")
-_CHILD_CODE = "from pat_skrl_mlflow._store_process import main; main()"
+_CHILD_CODE = "from pat_skrl_mlflow.run_store._writer_process import main; main()"
 _START_UP_SECONDS = 60.0  # MLflow's import in the child, on a loaded machine
 
 
@@ -277,7 +277,7 @@ class PendingAnswer:
 
 
 class ProcessSink(MlflowSink):
-    """An :class:`~pat_skrl_mlflow._sink.MlflowSink` whose requests a child process sends.
+    """An :class:`~pat_skrl_mlflow.run_store._sink.MlflowSink` whose requests a child process sends.
 
     Args:
         client: The store's client in this process (kept for the spool's other runs and
@@ -356,7 +356,7 @@ def _stop(child: subprocess.Popen[bytes] | None, timeout: float = 1.0) -> None:
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The child: open the store, then answer each request until stdin closes."""
-    from pat_skrl_mlflow._store_server import StoreServer
+    from pat_skrl_mlflow.run_store._writer_server import StoreServer
 
     server = StoreServer(*_receive(stdin))
     while True:

@@ -2,7 +2,7 @@
 
 :class:`SpoolingSink` wraps the store's sink. While the store takes requests, points go
 straight to it. When it cannot be reached (down, restarting, 5xx, timeouts:
-``SinkUnavailable``) the points are appended to a :class:`~pat_skrl_mlflow._spool.Spool`
+``SinkUnavailable``) the points are appended to a :class:`~pat_skrl_mlflow.run_store._spool.Spool`
 and ``write`` returns at once, so training never waits for the store. A drainer thread
 then retries with exponential backoff; once the store answers it delivers the spooled
 points in order (original steps and timestamps) and moves the spool's ``delivered``
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pat_skrl_mlflow._sink import (
+from pat_skrl_mlflow.run_store._sink import (
     Delivery,
     MetricPoint,
     MlflowSink,
@@ -34,9 +34,13 @@ from pat_skrl_mlflow._sink import (
     client_uri,
     write_bisecting,
 )
-from pat_skrl_mlflow._spool import SPOOL_DIRNAME, Spool
-from pat_skrl_mlflow._store_client import ProcessClient
-from pat_skrl_mlflow._store_process import ProcessSink, process_enabled, store_writes_in_process
+from pat_skrl_mlflow.run_store._spool import SPOOL_DIRNAME, Spool
+from pat_skrl_mlflow.run_store._writer_client import ProcessClient
+from pat_skrl_mlflow.run_store._writer_process import (
+    ProcessSink,
+    process_enabled,
+    store_writes_in_process,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -388,7 +392,7 @@ def _masked(sink: Any) -> str:
 
     ``pat sync`` may run from another directory than the training did.
     """
-    from pat_skrl_mlflow._secrets import mask_uri
+    from pat_skrl_mlflow.run_store._secrets import mask_uri
 
     uri = getattr(sink, "tracking_uri", "") or client_uri(getattr(sink, "client", None))
     prefix = "sqlite:///"
@@ -429,11 +433,12 @@ def durable_sink(client: Any, run_id: str, agent: Any = None, tracking_uri: str 
     """The sink pat uses for a run: MLflow, spooled when the store is unreachable.
 
     The metrics are written from a child process (see
-    :mod:`pat_skrl_mlflow._store_process`), a tracking server's too, unless
-    ``PAT_STORE_PROCESS=0``; a :class:`~pat_skrl_mlflow._store_client.ProcessClient`'s run is
-    written by its own child.
+    :mod:`pat_skrl_mlflow.run_store._writer_process`), a tracking server's too, unless
+    ``PAT_STORE_PROCESS=0``; a
+    :class:`~pat_skrl_mlflow.run_store._writer_client.ProcessClient`'s run is written by its
+    own child.
     """
-    from pat_skrl_mlflow._secrets import protect
+    from pat_skrl_mlflow.run_store._secrets import protect
 
     uri = tracking_uri or client_uri(client)
     protect(uri)

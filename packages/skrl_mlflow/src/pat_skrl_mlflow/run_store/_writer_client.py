@@ -3,13 +3,14 @@
 :class:`ProcessClient` stands in for ``MlflowClient`` where pat owns the run (``pat
 train``): the store check, the run's creation, its tags, params and artifacts, its end and
 the read-back all run in the writer process that also stores the metrics (see
-:mod:`pat_skrl_mlflow._store_process`). The training process then never imports MLflow
-(1-2 s of start-up) nor opens the store (about 1 s more for a sqlite store): the child does
+:mod:`pat_skrl_mlflow.run_store._writer_process`). The training process then never imports
+MLflow (1-2 s of start-up) nor opens the store (about 1 s more for a sqlite store): the child does
 both on another core while the training process builds the env.
 
-Results come back as the plain views of :mod:`pat_skrl_mlflow._store_views`; a request the
-store fails raises :class:`~pat_skrl_mlflow._store_views.StoreRequestError`. The child's side
-is :class:`~pat_skrl_mlflow._store_server.StoreServer`.
+Results come back as the plain views of :mod:`pat_skrl_mlflow.run_store._writer_messages`;
+a request the store fails raises
+:class:`~pat_skrl_mlflow.run_store._writer_messages.StoreRequestError`. The child's side is
+:class:`~pat_skrl_mlflow.run_store._writer_server.StoreServer`.
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ import pickle
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pat_skrl_mlflow._store_process import PendingAnswer, StoreProcess
-from pat_skrl_mlflow._store_views import (
+from pat_skrl_mlflow.run_store._writer_messages import (
     ExperimentView,
     MetricView,
     RunView,
     StoreRequestError,
 )
+from pat_skrl_mlflow.run_store._writer_process import PendingAnswer, StoreProcess
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-    from pat_skrl_mlflow._policy_model import LoggedPolicy, PolicyRequest
+    from pat_skrl_mlflow.run_store._policy_model import LoggedPolicy, PolicyRequest
 
 __all__ = ["ProcessClient", "StoreRequestError"]
 

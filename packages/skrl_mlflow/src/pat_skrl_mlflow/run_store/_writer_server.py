@@ -1,7 +1,7 @@
 """The store writer process's side: MLflow's client on the store, answering requests.
 
-:mod:`pat_skrl_mlflow._store_process` runs :class:`StoreServer` in the child;
-:class:`~pat_skrl_mlflow._store_client.ProcessClient` is the training process's side.
+:mod:`pat_skrl_mlflow.run_store._writer_process` runs :class:`StoreServer` in the child;
+:class:`~pat_skrl_mlflow.run_store._writer_client.ProcessClient` is the training process's side.
 """
 
 from __future__ import annotations
@@ -12,11 +12,17 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pat_skrl_mlflow._policy_model import warm_up_policy_logging
-from pat_skrl_mlflow._run import start_run
-from pat_skrl_mlflow._sink import MetricPoint, MlflowSink, SinkRejected, SinkUnavailable, one_line
-from pat_skrl_mlflow._store_creation import open_store, store_writes_in_process
-from pat_skrl_mlflow._store_views import (
+from pat_skrl_mlflow.run_store._creation import open_store, store_writes_in_process
+from pat_skrl_mlflow.run_store._policy_model import warm_up_policy_logging
+from pat_skrl_mlflow.run_store._run import start_run
+from pat_skrl_mlflow.run_store._sink import (
+    MetricPoint,
+    MlflowSink,
+    SinkRejected,
+    SinkUnavailable,
+    one_line,
+)
+from pat_skrl_mlflow.run_store._writer_messages import (
     CALLS,
     ExperimentView,
     MetricView,
@@ -28,7 +34,7 @@ from pat_skrl_mlflow._store_views import (
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from pat_skrl_mlflow._policy_model import LoggedPolicy, PolicyRequest
+    from pat_skrl_mlflow.run_store._policy_model import LoggedPolicy, PolicyRequest
 
 __all__ = ["StoreServer"]
 

@@ -1,0 +1,116 @@
+"""Stages 3 and 4, deliver and store: the MLflow run pat writes, and how points reach it.
+
+The run's lifecycle (create, resume, end, status: ``_run``); delivery (the sender, the
+spooling sink and its spool, the only retry mechanism; ``pat sync``); the store writer
+process (``_writer_client`` in the training process, ``_writer_process`` starting it,
+``_writer_server`` in the child, ``_writer_messages`` between them); secret masking; the
+trained policy as an MLflow model of the run.
+"""
+
+from pat_skrl_mlflow.run_store._creation import open_store
+from pat_skrl_mlflow.run_store._liveness import left_running
+from pat_skrl_mlflow.run_store._policy_model import (
+    LoggedPolicy,
+    PolicyKind,
+    deterministic_policy,
+    log_policy,
+)
+from pat_skrl_mlflow.run_store._run import (
+    EXPERIMENT_KIND_TAG,
+    TRAINING_EXPERIMENT_KIND,
+    RunStatus,
+    RunTarget,
+    default_tags,
+    flatten_params,
+    last_logged_step,
+    log_agent_config,
+    log_checkpoints,
+    log_metric_names,
+    log_params,
+    log_yaml,
+    mark_training_experiment,
+    metric_names,
+    qualified_name,
+    readable,
+    resolve_run,
+    set_tags,
+    start_run,
+)
+from pat_skrl_mlflow.run_store._secrets import MaskingFilter, mask_secrets, mask_uri, protect
+from pat_skrl_mlflow.run_store._sender import BackgroundSender, SenderStats
+from pat_skrl_mlflow.run_store._sink import (
+    MetricPoint,
+    MlflowSink,
+    Sink,
+    SinkRejected,
+    SinkUnavailable,
+)
+from pat_skrl_mlflow.run_store._spool import Spool
+from pat_skrl_mlflow.run_store._spooling_sink import (
+    OFFLINE_PREFIX,
+    SpoolingSink,
+    durable_sink,
+    linger_seconds,
+    spool_directory,
+)
+from pat_skrl_mlflow.run_store._sync import (
+    RunNotInStore,
+    SpoolBusy,
+    SyncResult,
+    find_spools,
+    sync_spool,
+)
+from pat_skrl_mlflow.run_store._writer_client import ProcessClient
+from pat_skrl_mlflow.run_store._writer_process import use_process
+
+__all__ = [
+    "EXPERIMENT_KIND_TAG",
+    "OFFLINE_PREFIX",
+    "TRAINING_EXPERIMENT_KIND",
+    "BackgroundSender",
+    "LoggedPolicy",
+    "MaskingFilter",
+    "MetricPoint",
+    "MlflowSink",
+    "PolicyKind",
+    "ProcessClient",
+    "RunNotInStore",
+    "RunStatus",
+    "RunTarget",
+    "SenderStats",
+    "Sink",
+    "SinkRejected",
+    "SinkUnavailable",
+    "Spool",
+    "SpoolBusy",
+    "SpoolingSink",
+    "SyncResult",
+    "default_tags",
+    "deterministic_policy",
+    "durable_sink",
+    "find_spools",
+    "flatten_params",
+    "last_logged_step",
+    "left_running",
+    "linger_seconds",
+    "log_agent_config",
+    "log_checkpoints",
+    "log_metric_names",
+    "log_params",
+    "log_policy",
+    "log_yaml",
+    "mark_training_experiment",
+    "mask_secrets",
+    "mask_uri",
+    "metric_names",
+    "open_store",
+    "protect",
+    "qualified_name",
+    "readable",
+    "resolve_run",
+    "set_tags",
+    "spool_directory",
+    "start_run",
+    "sync_spool",
+    "use_process",
+]
