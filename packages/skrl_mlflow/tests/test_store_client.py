@@ -185,3 +185,30 @@ def test_a_pending_check_holds_the_child_until_it_is_read(client: ProcessClient)
     assert client.check() is None
     other.join(timeout=60)
     assert len(served) == 1
+
+
+def test_every_run_client_takes_the_same_plain_params_and_tags(
+    client: ProcessClient, store: str
+) -> None:
+    """MLflow's own client (wrapped by RunTarget), pat's writer child: one RunClient protocol."""
+    from pat_skrl_mlflow import MlflowRunClient, log_params
+
+    assert client.check() is None
+    mlflow_run = MlflowClient(store).create_run("0").info.run_id
+    child_run = client.start_run(run_name="child")
+    targets = [
+        RunTarget(mlflow_run, store, owned=True, client=MlflowClient(store)),
+        RunTarget(child_run, store, owned=True, client=client),
+    ]
+    assert isinstance(targets[0].client, MlflowRunClient)  # MlflowClient given: wrapped
+    assert targets[1].client is client
+    for target in targets:
+        log_params(target, {"num_envs": 4, "task": "CartPole-v1"})
+        set_tags(target.run_id, {"pat.task": "CartPole-v1"}, target.client)
+        assert target.end("FINISHED")
+
+    for run_id in (mlflow_run, child_run):
+        stored = MlflowClient(store).get_run(run_id)
+        assert stored.data.params == {"num_envs": "4", "task": "CartPole-v1"}
+        assert stored.data.tags["pat.task"] == "CartPole-v1"
+        assert stored.info.status == "FINISHED"

@@ -19,10 +19,11 @@ from pat_cli._console import err_console
 from pat_cli._errors import DOMAIN_ERROR, fail
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from pat_cli._train_plan import TrainPlan
-    from pat_skrl_mlflow import ProcessClient, RunTarget
+    from pat_skrl_mlflow import Item, ProcessClient, RunTarget
 
 CHECK_TIMEOUT = "5"
 """Seconds one reachability request may take (a hung server); refused connections fail at once."""
@@ -120,7 +121,12 @@ class OfflineClient:
         self.spool = Spool(spool_dir)
 
     def log_batch(
-        self, run_id: str, metrics: Any = (), params: Any = (), tags: Any = (), **_: Any
+        self,
+        run_id: str,
+        metrics: Iterable[Any] = (),
+        params: Iterable[Item] = (),
+        tags: Iterable[Item] = (),
+        synchronous: bool | None = None,
     ) -> None:
         if metrics:
             raise ConnectionError("offline run: metrics wait in the spool")
@@ -144,10 +150,16 @@ class OfflineClient:
         shutil.copytree(local_dir, target, dirs_exist_ok=True)
         self._pending()
 
-    def set_terminated(self, run_id: str, status: str | None = None, **_: Any) -> None:
+    def set_terminated(self, run_id: str, status: str | None = None) -> None:
         self.spool.update_run_info(status=status or "FINISHED")
 
     def get_run(self, run_id: str) -> Any:
+        raise ConnectionError("offline run: not in the store until `pat sync`")
+
+    def get_experiment(self, experiment_id: str) -> Any:
+        raise ConnectionError("offline run: not in the store until `pat sync`")
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Any]:
         raise ConnectionError("offline run: not in the store until `pat sync`")
 
     def _artifact(self, artifact_file: str) -> Path:
@@ -221,7 +233,7 @@ def open_run(
         run_name=run_name,
         resume_run=resume_run,
     )
-    return RunTarget(run_id, plan.tracking_uri, owned=True, client=client)  # type: ignore[arg-type]
+    return RunTarget(run_id, plan.tracking_uri, owned=True, client=client)
 
 
 def _log_directory_name(agent: Any, resume_run: str | None) -> str | None:

@@ -36,6 +36,7 @@ from pat_skrl_mlflow.run_store._run import (
     set_tags,
     start_run,
 )
+from pat_skrl_mlflow.run_store._run_client import MlflowRunClient, RunClient
 from pat_skrl_mlflow.run_store._secrets import MaskingFilter, mask_secrets, mask_uri, protect
 from pat_skrl_mlflow.run_store._sender import BackgroundSender, SenderStats
 from pat_skrl_mlflow.run_store._sink import (
@@ -61,6 +62,7 @@ from pat_skrl_mlflow.run_store._sync import (
     sync_spool,
 )
 from pat_skrl_mlflow.run_store._writer_client import ProcessClient
+from pat_skrl_mlflow.run_store._writer_messages import Item
 from pat_skrl_mlflow.run_store._writer_process import use_process
 
 __all__ = [
@@ -68,12 +70,15 @@ __all__ = [
     "OFFLINE_PREFIX",
     "TRAINING_EXPERIMENT_KIND",
     "BackgroundSender",
+    "Item",
     "LoggedPolicy",
     "MaskingFilter",
     "MetricPoint",
+    "MlflowRunClient",
     "MlflowSink",
     "PolicyKind",
     "ProcessClient",
+    "RunClient",
     "RunNotInStore",
     "RunStatus",
     "RunTarget",

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pat_core import to_mlflow_key
 from pat_skrl_mlflow.run_store._creation import open_store, sqlite_file
 from pat_skrl_mlflow.run_store._liveness import process_tags
+from pat_skrl_mlflow.run_store._run_client import MlflowRunClient, RunClient, as_run_client
+from pat_skrl_mlflow.run_store._writer_messages import Item
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-
-    from pat_skrl_mlflow.run_store._writer_client import ProcessClient
 
 # mlflow takes seconds to import: it is imported where a run is resolved or written, so
 # importing pat_skrl_mlflow (and capture-only instrumentation) never pays for it.
@@ -75,16 +75,21 @@ class RunTarget:
         tracking_uri: The store's URI.
         owned: Whether pat started (or resumed) the run and so ends it with a status.
         client: A client of the store (``pat train``'s: a
-            :class:`~pat_skrl_mlflow.run_store._writer_client.ProcessClient`).
+            :class:`~pat_skrl_mlflow.run_store._writer_client.ProcessClient`); an
+            ``MlflowClient`` given is wrapped in a
+            :class:`~pat_skrl_mlflow.run_store._run_client.MlflowRunClient`.
         fluent: Whether the run is MLflow's active (``mlflow.start_run``) run.
     """
 
     run_id: str
     tracking_uri: str
     owned: bool
-    client: MlflowClient | ProcessClient = field(repr=False)
+    client: RunClient = field(repr=False)
     fluent: bool = False
     ended: bool = False
+
+    def __post_init__(self) -> None:
+        self.client = as_run_client(self.client)
 
     @property
     def active(self) -> bool:
@@ -188,9 +193,9 @@ def start_run(
         log_system_metrics=log_system_metrics,
     )
     if tags and resumed:  # start_run ignores tags when it resumes a run
-        set_tags(active.info.run_id, tags, _client(uri))
+        set_tags(active.info.run_id, tags, _run_client(uri))
     mark_training_experiment(_client(uri), active.info.experiment_id, created=created)
-    return RunTarget(active.info.run_id, uri, owned=True, client=_client(uri), fluent=True)
+    return RunTarget(active.info.run_id, uri, owned=True, client=_run_client(uri), fluent=True)
 
 
 def _creates_experiment(client: MlflowClient, experiment_name: str | None) -> bool:
@@ -245,7 +250,9 @@ def resolve_run(run: Any, **start_kwargs: Any) -> RunTarget:
         active = mlflow.active_run()
         if active is not None:
             uri = mlflow.get_tracking_uri()
-            return RunTarget(active.info.run_id, uri, owned=False, client=_client(uri), fluent=True)
+            return RunTarget(
+                active.info.run_id, uri, owned=False, client=_run_client(uri), fluent=True
+            )
         return start_run(**start_kwargs)
     if run == "new":
         return start_run(**start_kwargs)
@@ -257,7 +264,7 @@ def resolve_run(run: Any, **start_kwargs: Any) -> RunTarget:
     uri = start_kwargs.get("tracking_uri") or mlflow.get_tracking_uri()
     active = mlflow.active_run()
     fluent = active is not None and active.info.run_id == run_id
-    return RunTarget(run_id, uri, owned=False, client=_client(uri), fluent=fluent)
+    return RunTarget(run_id, uri, owned=False, client=_run_client(uri), fluent=fluent)
 
 
 def _client(uri: str) -> MlflowClient:
@@ -266,29 +273,21 @@ def _client(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri)
 
 
+def _run_client(uri: str) -> RunClient:
+    return MlflowRunClient(_client(uri))
+
+
 def set_tags(
-    run_id: str, tags: Mapping[str, str], client: MlflowClient | ProcessClient | None = None
+    run_id: str, tags: Mapping[str, str], client: MlflowClient | RunClient | None = None
 ) -> None:
     """Set tags on a run (values truncated to MLflow's limit; errors logged)."""
-    client = client or _client(_current_uri())
-    items = _items(client, "tag", {k: str(v)[:_MAX_TAG_VALUE] for k, v in tags.items()})
+    client = as_run_client(client) if client is not None else _run_client(_current_uri())
+    items = [Item(k, str(v)[:_MAX_TAG_VALUE]) for k, v in tags.items()]
     for start in range(0, len(items), _MAX_PARAMS_PER_REQUEST):
         try:
             client.log_batch(run_id, tags=items[start : start + _MAX_PARAMS_PER_REQUEST])
         except Exception as exc:
             _log.warning("pat: could not set run tags: %s", exc)
-
-
-def _items(client: Any, kind: Literal["param", "tag"], values: Mapping[str, str]) -> list[Any]:
-    """MLflow's ``Param``/``RunTag`` entities, or plain items for pat's own clients."""
-    if getattr(client, "takes_plain_items", False):
-        from pat_skrl_mlflow.run_store._writer_messages import Item
-
-        return [Item(k, v) for k, v in values.items()]
-    from mlflow.entities import Param, RunTag
-
-    entity = Param if kind == "param" else RunTag
-    return [entity(k, v) for k, v in values.items()]
 
 
 def _current_uri() -> str:
@@ -461,7 +460,7 @@ def log_params(target: RunTarget, params: Mapping[str, Any]) -> int:
         The number of params logged.
     """
     texts = {to_mlflow_key(str(k)): _param_text(v)[:_MAX_PARAM_VALUE] for k, v in params.items()}
-    items = _items(target.client, "param", texts)
+    items = [Item(k, v) for k, v in texts.items()]
     logged = 0
     for start in range(0, len(items), _MAX_PARAMS_PER_REQUEST):
         chunk = items[start : start + _MAX_PARAMS_PER_REQUEST]
@@ -550,7 +549,7 @@ def _first_line(exc: BaseException) -> str:
 def last_logged_step(
     run_id: str,
     tracking_uri: str | None = None,
-    client: MlflowClient | ProcessClient | None = None,
+    client: MlflowClient | RunClient | None = None,
 ) -> int | None:
     """The largest step of any metric logged to ``run_id``; None when it has none.
 
@@ -562,7 +561,9 @@ def last_logged_step(
         tracking_uri: Its store (default: ``MLFLOW_TRACKING_URI`` or MLflow's default).
         client: A client of that store to read with (default: a new ``MlflowClient``).
     """
-    client = client or _client(tracking_uri or _current_uri())
+    client = (
+        as_run_client(client) if client is not None else _run_client(tracking_uri or _current_uri())
+    )
     keys = client.get_run(run_id).data.metrics
     steps = [m.step for key in keys for m in client.get_metric_history(run_id, key)]
     return max(steps) if steps else None

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pat_skrl_mlflow.run_store._writer_messages import (
     ExperimentView,
+    Item,
     MetricView,
     RunView,
     StoreRequestError,
@@ -49,9 +50,6 @@ class ProcessClient:
     :meth:`start_run`; hand the client to ``instrument`` in a ``RunTarget`` and its metrics
     go through the same child. :meth:`close` ends the child.
     """
-
-    takes_plain_items = True
-    """``log_batch`` takes any ``(key, value)`` items: callers need no MLflow entities."""
 
     def __init__(self, tracking_uri: str, *, open_store: bool = True) -> None:
         self.tracking_uri = tracking_uri
@@ -114,11 +112,11 @@ class ProcessClient:
         self,
         run_id: str,
         metrics: Iterable[Any] = (),
-        params: Iterable[Any] = (),
-        tags: Iterable[Any] = (),
-        **_: Any,
+        params: Iterable[Item] = (),
+        tags: Iterable[Item] = (),
+        synchronous: bool | None = None,
     ) -> None:
-        """``MlflowClient.log_batch`` with any items that have MLflow's entity attributes."""
+        """``MlflowClient.log_batch``: MLflow ``Metric``-shaped metrics, plain params and tags."""
         plain = {
             "metrics": [(m.key, m.value, m.timestamp, m.step) for m in metrics],
             "params": [(p.key, p.value) for p in params],
@@ -135,7 +133,7 @@ class ProcessClient:
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
         self._call("log_artifacts", run_id, local_dir, artifact_path)
 
-    def set_terminated(self, run_id: str, status: str | None = None, **_: Any) -> None:
+    def set_terminated(self, run_id: str, status: str | None = None) -> None:
         self._call("set_terminated", run_id, status)
 
     def get_run(self, run_id: str) -> RunView:
