@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from pat_core import parse_log_interval
-from pat_skrl_mlflow import instrument, last_logged_step
+from pat_skrl_mlflow import RUN_FILE, instrument, last_logged_step
 from pat_skrl_mlflow.window._pacing import Pacer
 from skrl_mlflow_support import (
     TensorBoardRecorder,
@@ -58,6 +60,40 @@ def test_step_offset_continues_the_run_after_its_last_step(tmp_path, store):
         assert all(s > last for s in added), (key, added)
         new_steps[key] = added
     assert new_steps["policy_loss"] == [48, 64]  # the grid continues: offset + 16, + 32
+
+
+def test_resume_from_a_checkpoint_continues_its_run_after_the_checkpoint(tmp_path, store):
+    """pat_run.json beside checkpoints/ names the run; steps go on after the checkpoint."""
+    env = vector_env("Pendulum-v1", num_envs=2, max_episode_steps=16)
+    cfg = runner_cfg(
+        "PPO", directory=str(tmp_path / "runs"), timesteps=32, write_interval=16, rollouts=16,
+        checkpoint_interval=32,
+    )  # fmt: skip
+    first = make_runner(env, cfg)
+    with instrument(first.agent, run="new", tracking_uri=store, log_config=False) as handle:
+        first.run()
+    [checkpoint] = sorted(Path(first.agent.experiment_dir).glob("checkpoints/agent_32.pt"))
+    record = json.loads((Path(first.agent.experiment_dir) / RUN_FILE).read_text())
+    assert record == {"run_id": handle.run_id, "tracking_uri": store}
+
+    second = make_runner(env, cfg)
+    second.agent.load(str(checkpoint))
+    with instrument(
+        second.agent, tracking_uri=store, log_config=False, resume_from=checkpoint
+    ) as resumed:
+        second.run()
+
+    assert resumed.run_id == handle.run_id
+    steps = [step for step, _ in metric_histories(store, handle.run_id)["policy_loss"]]
+    assert steps == [16, 32, 48, 64]  # after the checkpoint's timestep 32, not again 16, 32
+    assert MlflowClient(store).get_run(handle.run_id).info.status == "FINISHED"
+    assert len(MlflowClient(store).search_runs(["0"])) == 1
+
+
+def test_resume_from_takes_no_other_run(tmp_path):
+    runner = _runner(tmp_path)
+    with pytest.raises(ValueError, match="resume_from picks the run"):
+        instrument(runner.agent, run="new", resume_from=tmp_path / "agent_32.pt")
 
 
 def test_pacer_shifts_steps_and_the_interval_grid():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
 PARENT_TAG = "pat.parent_run"
 """On a run warm-started from a checkpoint: the run the weights came from."""
-RUN_FILE = "pat_run.json"
 """Written into skrl's experiment directory: which MLflow run its checkpoints belong to."""
 INTERRUPTED = 130
 TERMINATED = 143  # 128 + SIGTERM
@@ -82,7 +80,7 @@ def train(plan: TrainPlan, writer: ProcessClient | None = None) -> int:
 
         set_tags(target.run_id, {SOURCE_TAG: plan.source_run}, target.client)
     _record_run(plan, target, env)
-    _write_run_file(runner.agent, target.run_id, masked(target.tracking_uri))
+    _ranks.name_run(target.run_id)  # for --nproc-per-node: ended FAILED if a rank dies
     experiment = _experiment_name(target)
     _announce(plan, threads, target, experiment, runner.agent)
     step_offset = _ranks.share_step_offset(_step_offset(target, resume_run, plan.checkpoint))
@@ -402,12 +400,14 @@ def _warm_start(target: Any, parent: str, checkpoint: Path | None) -> None:
 
 
 def _resume(runner: Any, checkpoint: Path | None, resume: bool = True) -> str | None:
-    """Load ``checkpoint`` into the agent; the run it belongs to (from ``pat_run.json``).
+    """Load ``checkpoint`` into the agent; the run it belongs to (pat-skrl-mlflow's record).
 
     Its absence is said when the run was to be resumed (``resume``).
     """
     if checkpoint is None:
         return None
+    from pat_skrl_mlflow import RUN_FILE, recorded_run
+
     try:
         runner.agent.load(str(checkpoint))
     except Exception as error:
@@ -415,54 +415,27 @@ def _resume(runner: Any, checkpoint: Path | None, resume: bool = True) -> str | 
             f"invalid value for --checkpoint: {str(checkpoint)!r}; expected a checkpoint of this "
             f"agent ({type(error).__name__}: {str(error).splitlines()[0][:200]})",
         )
-    for directory in (checkpoint.parent.parent, checkpoint.parent):
-        run_file = directory / RUN_FILE
-        if run_file.is_file():
-            try:
-                return str(json.loads(run_file.read_text())["run_id"])
-            except (ValueError, KeyError, OSError):
-                break
-    if resume:
+    run_id = recorded_run(checkpoint)
+    if run_id is None and resume:
         err_console.print(
             f"No {RUN_FILE} next to {checkpoint}: the weights are loaded, metrics go to a new run."
         )
-    return None
+    return run_id
 
 
 def _step_offset(target: Any, resume_run: str | None, checkpoint: Path | None) -> int:
-    """Where a resumed run's steps continue: after its last logged step and the checkpoint's.
+    """Where a resumed run's steps continue (pat-skrl-mlflow's ``resume_step``).
 
     0 for a new run; a run is resumed from ``pat_run.json`` (``resume_run``) or ``MLFLOW_RUN_ID``.
     """
     if not (resume_run or os.environ.get("MLFLOW_RUN_ID")):
         return 0
-    from pat_skrl_mlflow import last_logged_step
+    from pat_skrl_mlflow import resume_step
 
-    steps = [checkpoint_timestep(checkpoint) or 0] if checkpoint is not None else []
-    try:
-        steps.append(last_logged_step(target.run_id, target.tracking_uri, target.client) or 0)
-    except Exception as error:
-        err_console.print(f"Could not read the last step of run {target.run_id}: {error}")
-    offset = max(steps, default=0)
+    offset = resume_step(target, checkpoint)
     if offset:
         console.print(f"Resuming: metrics continue after step {offset:,}.", highlight=False)
     return offset
-
-
-def checkpoint_timestep(path: Path) -> int | None:
-    """The trainer timestep of a skrl checkpoint named ``agent_<timestep>.pt``."""
-    match = re.fullmatch(r"agent_(\d+)\.pt", path.name)
-    return int(match.group(1)) if match else None
-
-
-def _write_run_file(agent: Any, run_id: str, tracking_uri: str) -> None:
-    _ranks.name_run(run_id)  # for pat train --nproc-per-node, which ends it if a rank dies
-    directory = getattr(agent, "experiment_dir", None)
-    if not directory:
-        return
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / RUN_FILE).write_text(json.dumps({"run_id": run_id, "tracking_uri": tracking_uri}))
 
 
 def _experiment_name(target: Any) -> str:
@@ -531,6 +504,8 @@ def _latest_checkpoint(agent: Any) -> Path | None:
     if not directory:
         return None
     found = []
+    from pat_skrl_mlflow import checkpoint_timestep
+
     for path in (Path(directory) / "checkpoints").glob("agent_*.pt"):
         timestep = checkpoint_timestep(path)
         if timestep is not None:

@@ -19,6 +19,7 @@ from pat_skrl_mlflow._report import Summary, TagStats
 from pat_skrl_mlflow.run_store import (
     EXPERIMENT_KIND_TAG,
     OFFLINE_PREFIX,
+    RUN_FILE,
     TRAINING_EXPERIMENT_KIND,
     BackgroundSender,
     Item,
@@ -38,6 +39,7 @@ from pat_skrl_mlflow.run_store import (
     Spool,
     SpoolBusy,
     SyncResult,
+    checkpoint_timestep,
     default_tags,
     deterministic_policy,
     find_spools,
@@ -56,11 +58,14 @@ from pat_skrl_mlflow.run_store import (
     protect,
     qualified_name,
     readable,
+    recorded_run,
+    resume_step,
     set_tags,
     spool_directory,
     start_run,
     sync_spool,
     use_process,
+    write_run_file,
 )
 from pat_skrl_mlflow.run_store import MaskingFilter as _MaskingFilter
 from pat_skrl_mlflow.window import (
@@ -82,6 +87,7 @@ __all__ = [
     "EXPERIMENT_KIND_TAG",
     "OFFLINE_PREFIX",
     "PER_AGENT_TAGS",
+    "RUN_FILE",
     "SKRL_ALIASES",
     "TRAINING_EXPERIMENT_KIND",
     "BackgroundSender",
@@ -108,6 +114,7 @@ __all__ = [
     "SyncResult",
     "TagStats",
     "__version__",
+    "checkpoint_timestep",
     "create_mlflow_logging_wrapper",
     "default_tags",
     "deterministic_policy",
@@ -130,6 +137,8 @@ __all__ = [
     "qualified_name",
     "rank_info",
     "readable",
+    "recorded_run",
+    "resume_step",
     "set_tags",
     "skrl_aliases",
     "skrl_tag_of_key",
@@ -137,4 +146,5 @@ __all__ = [
     "start_run",
     "sync_spool",
     "use_process",
+    "write_run_file",
 ]

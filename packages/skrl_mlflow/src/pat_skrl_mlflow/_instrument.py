@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from pat_core import MetricFilter, parse_log_interval
 from pat_skrl_mlflow._instrumentation import ATTRIBUTE, Instrumentation
-from pat_skrl_mlflow.run_store import RunTarget, resolve_run
+from pat_skrl_mlflow.run_store import (
+    RUN_FILE,
+    RunTarget,
+    recorded_run,
+    resolve_run,
+    resume_step,
+    start_run,
+)
 from pat_skrl_mlflow.window import compile_extras, make_mapper, rank_info
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Mapping, Sequence
 
 __all__ = ["LAZY", "existing", "instrument"]
 
+_log = logging.getLogger("pat_skrl_mlflow")
 LAZY = "lazy"
 """``instrument(run="lazy")``: the run is resolved when the first window is logged."""
 
@@ -41,6 +51,7 @@ def instrument(
     max_queue_points: int = 100_000,
     flush_timeout: float = 60.0,
     step_offset: int = 0,
+    resume_from: str | os.PathLike[str] | None = None,
 ) -> Instrumentation:
     """Send every value a skrl agent tracks to MLflow.
 
@@ -99,15 +110,21 @@ def instrument(
         step_offset: Added to every MLflow step, and windows end on ``step_offset``
             plus multiples of the interval: resuming a run from a checkpoint, pass the
             run's last logged step (or the checkpoint's timestep) so its metric
-            histories continue after what is already stored.
+            histories continue after what is already stored (``resume_from`` does both).
+        resume_from: The skrl checkpoint this training continues from (loading its weights
+            stays the caller's: ``agent.load(path)``). The run pat logged that training to
+            (``pat_run.json``, which pat writes into the agent's experiment directory) is
+            resumed and, unless ``step_offset`` is given, steps continue after the later of
+            the checkpoint's timestep and the run's last logged step. A checkpoint without
+            that record starts a new run (warned about). Only with ``run="auto"``.
 
     Returns:
         The handle: a context manager with ``close()``/``remove()``, ``flush()``,
         ``summary()``, ``tag_table``, ``tag_stats`` and ``unmatched_patterns``.
 
     Raises:
-        ValueError: For an invalid interval, filter pattern, reducer name or a
-            negative ``step_offset``.
+        ValueError: For an invalid interval, filter pattern, reducer name, a
+            negative ``step_offset``, or ``resume_from`` with another ``run`` than ``"auto"``.
     """
     found = existing(agent)
     if found is not None:
@@ -132,6 +149,11 @@ def instrument(
         )
 
     lazy = isinstance(run, str) and run == LAZY
+    if resume_from is not None:
+        if not (isinstance(run, str) and run == "auto"):
+            raise ValueError(f"resume_from picks the run itself: leave run='auto', got {run!r}")
+        resumed = _resumed_run(resume_from, resolve, tracking_uri, step_offset, log_system_metrics)
+        run, step_offset = resumed[0], resumed[1]
     return _build(
         agent,
         interval=interval,
@@ -152,6 +174,28 @@ def instrument(
         log_config=log_config,
         task=task,
     )
+
+
+def _resumed_run(
+    checkpoint: str | os.PathLike[str],
+    resolve: Callable[[], RunTarget],
+    tracking_uri: str | None,
+    step_offset: int,
+    log_system_metrics: bool,
+) -> tuple[RunTarget, int]:
+    """The run ``checkpoint`` belongs to, resumed (else a new one), and where steps go on."""
+    run_id = recorded_run(checkpoint)
+    if run_id is None:
+        _log.warning(
+            "pat: no %s beside %s: its training's run is unknown, metrics go to a new run",
+            RUN_FILE,
+            checkpoint,
+        )
+        return resolve(), step_offset
+    target = start_run(
+        run_id=run_id, tracking_uri=tracking_uri, log_system_metrics=log_system_metrics
+    )
+    return target, step_offset or resume_step(target, checkpoint)
 
 
 def existing(agent: Any) -> Instrumentation | None:

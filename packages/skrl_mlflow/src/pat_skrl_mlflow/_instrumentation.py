@@ -14,14 +14,17 @@ from pat_skrl_mlflow._ending import end_run, forced_exit, spooling_sink
 from pat_skrl_mlflow._report import Summary, TagStats, as_float, report_unknown_patterns
 from pat_skrl_mlflow.capture import AgentHooks, CapturingDict, DiscardingDict, EnvInfoGate
 from pat_skrl_mlflow.run_store import (
+    RUN_FILE,
     BackgroundSender,
     MetricPoint,
     RunTarget,
     default_tags,
     durable_sink,
+    experiment_dir,
     linger_seconds,
     log_agent_config,
     set_tags,
+    write_run_file,
 )
 from pat_skrl_mlflow.window import (
     MetricPipeline,
@@ -280,6 +283,12 @@ class Instrumentation:
         tags = default_tags(self.agent, task=task)
         tags["pat.log_interval"] = str(self.interval)
         set_tags(self.target.run_id, tags, self.target.client)
+        directory = experiment_dir(self.agent)
+        if directory is not None:  # a checkpoint of this training names its run
+            try:
+                write_run_file(directory, self.target.run_id, self.target.tracking_uri)
+            except OSError as exc:
+                _log.warning("pat: could not write %s in %s: %s", RUN_FILE, directory, exc)
         if log_config:
             log_agent_config(self.target, _agent.cfg_as_dict(self.agent.cfg))
 

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
     from pat_skrl_mlflow import LoggedPolicy
 
-RUN_FILE = "pat_run.json"  # what `pat train` writes into skrl's experiment directory
-RUN_FILES = "runs/*/*/" + RUN_FILE  # runs/<task>/<time>_<ALGO>/, under the working directory
+RUN_FILES = "runs/*/*/pat_run.json"
+"""pat-skrl-mlflow's ``RUN_FILE`` in skrl's experiment directories ``runs/<task>/<time>_<ALGO>/``
+under the working directory (a literal: ``pat --help`` imports no library)."""
 TASK_TAG, ALGORITHM_TAG = "pat.task", "pat.algorithm"
 ONNX_PACKAGES = ("onnx", "onnxruntime", "onnxscript")
 ONNX_INSTALL = "pip install 'pat-skrl-mlflow[onnx]'"
@@ -219,7 +220,7 @@ def experiment_directory(run_id: str, root: Path | None = None) -> Path | None:
 
 
 def _latest_checkpoint(run_id: str) -> Path:
-    from pat_cli._training import checkpoint_timestep
+    from pat_skrl_mlflow import checkpoint_timestep
 
     directory = experiment_directory(run_id)
     if directory is None:

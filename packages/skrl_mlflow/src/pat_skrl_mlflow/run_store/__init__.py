@@ -15,6 +15,14 @@ from pat_skrl_mlflow.run_store._policy_model import (
     deterministic_policy,
     log_policy,
 )
+from pat_skrl_mlflow.run_store._resume import (
+    RUN_FILE,
+    checkpoint_timestep,
+    experiment_dir,
+    recorded_run,
+    resume_step,
+    write_run_file,
+)
 from pat_skrl_mlflow.run_store._run import (
     EXPERIMENT_KIND_TAG,
     TRAINING_EXPERIMENT_KIND,
@@ -68,6 +76,7 @@ from pat_skrl_mlflow.run_store._writer_process import use_process
 __all__ = [
     "EXPERIMENT_KIND_TAG",
     "OFFLINE_PREFIX",
+    "RUN_FILE",
     "TRAINING_EXPERIMENT_KIND",
     "BackgroundSender",
     "Item",
@@ -90,9 +99,11 @@ __all__ = [
     "SpoolBusy",
     "SpoolingSink",
     "SyncResult",
+    "checkpoint_timestep",
     "default_tags",
     "deterministic_policy",
     "durable_sink",
+    "experiment_dir",
     "find_spools",
     "flatten_params",
     "last_logged_step",
@@ -112,10 +123,13 @@ __all__ = [
     "protect",
     "qualified_name",
     "readable",
+    "recorded_run",
     "resolve_run",
+    "resume_step",
     "set_tags",
     "spool_directory",
     "start_run",
     "sync_spool",
     "use_process",
+    "write_run_file",
 ]

@@ -11,15 +11,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import os
+
     from pat_skrl_mlflow.run_store._run import RunTarget
 
-__all__ = ["RUN_FILE", "checkpoint_timestep", "recorded_run", "resume_step", "write_run_file"]
+__all__ = [
+    "RUN_FILE",
+    "checkpoint_timestep",
+    "experiment_dir",
+    "recorded_run",
+    "resume_step",
+    "write_run_file",
+]
 
 _log = logging.getLogger("pat_skrl_mlflow")
 
@@ -62,8 +70,11 @@ def checkpoint_timestep(checkpoint: str | os.PathLike[str]) -> int | None:
 
 
 def resume_step(target: RunTarget, checkpoint: str | os.PathLike[str] | None) -> int:
-    """Where a resumed run's steps continue: the later of the checkpoint's timestep and the
-    run's last logged step (0 for neither; a store that cannot be read is warned about)."""
+    """Where a resumed run's steps continue.
+
+    The later of the checkpoint's timestep and the run's last logged step (0 for neither; a
+    store that cannot be read is warned about).
+    """
     from pat_skrl_mlflow.run_store._run import last_logged_step
 
     steps = [checkpoint_timestep(checkpoint) or 0] if checkpoint is not None else []
