@@ -138,6 +138,8 @@ def test_train_help_shows_an_override_example():
     assert "[KEY=VALUE]..." in text
     assert "agent.agent.learning_rate=1e-4" in text
     assert "--print-config" in text
+    assert "Example: pat train --from-run RUN_ID agent.agent.learning_rate=3e-4" in text
+    assert "Example: pat train --task Isaac-Cartpole --nproc-per-node 2" in text
 
 
 @pytest.mark.isaaclab

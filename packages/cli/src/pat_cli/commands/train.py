@@ -203,6 +203,11 @@ def train(
     the CPU); rank 0 writes the one MLflow run, with every rank's episodes.
 
     Example: pat train --task Isaac-Cartpole --nproc-per-node 2
+
+    --from-run RUN trains again from a run's own record (task, configs, seed, envs,
+    timesteps; options and overrides on top), in a new run tagged with RUN.
+
+    Example: pat train --from-run RUN_ID agent.agent.learning_rate=3e-4
     """
     if list_tasks:
         from pat_cli.commands.tasks import tasks
