@@ -21,6 +21,7 @@ ORDER = (
     "inspect",
     "free_env",
     "train_model",
+    "spool",
 )
 PROFILES = ("profile", "profile_training")
 

@@ -39,6 +39,7 @@ BENCHMARKS = (
     "train_isaaclab",
     "free_env",
     "train_model",
+    "spool",
     "profile",
     "profile_training",
 )

@@ -82,9 +82,15 @@ def _ends_with_newline(path: Path) -> bool:
         return handle.read(1) == b"\n"
 
 
-def _json_value(value: float) -> float | str:
-    # JSON has no NaN/inf; keep them exact as strings float() reads back
-    return value if math.isfinite(value) else repr(value)
+def _value_text(value: float) -> str:
+    """A point's value as JSON: what ``json.dumps`` writes for the float.
+
+    NaN and infinities (which JSON lacks) as strings ``float()`` reads back. Formatted here,
+    not by ``json.dumps`` per point: encoding each point's dict was two thirds of an append
+    (benchmark 9).
+    """
+    text = float.__repr__(float(value))
+    return text if math.isfinite(value) else f'"{text}"'
 
 
 class Spool:
@@ -112,17 +118,15 @@ class Spool:
             self.directory.mkdir(parents=True, exist_ok=True)
             seq = self._next() - 1
             lines = []
+            run = json.dumps(run_id)
+            keys: dict[str, str] = {}
             for p in points:
                 seq += 1
-                record = {
-                    "seq": seq,
-                    "run": run_id,
-                    "key": p.key,
-                    "value": _json_value(p.value),
-                    "step": p.step,
-                    "ts": p.timestamp_ms,
-                }
-                lines.append(json.dumps(record, separators=(",", ":")) + "\n")
+                key = keys.get(p.key) or keys.setdefault(p.key, json.dumps(p.key))
+                lines.append(
+                    f'{{"seq":{seq},"run":{run},"key":{key},"value":{_value_text(p.value)},'
+                    f'"step":{int(p.step)},"ts":{int(p.timestamp_ms)}}}\n'
+                )
             fd = os.open(self.points_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 size = os.fstat(fd).st_size
