@@ -9,12 +9,12 @@ import pytest
 from mlflow import MlflowClient
 
 from mlflow_server import free_port
-from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
+from pat_skrl_mlflow import HTTP_DEFAULTS, BackgroundSender, MetricPoint, MlflowSink
 from pat_skrl_mlflow._ending import end_run, forced_exit
 from pat_skrl_mlflow._report import Summary
 from pat_skrl_mlflow.run_store._run import RunTarget
 from pat_skrl_mlflow.run_store._spool import Spool
-from pat_skrl_mlflow.run_store._spooling_sink import _HTTP_DEFAULTS, SpoolingSink
+from pat_skrl_mlflow.run_store._spooling_sink import SpoolingSink
 from pat_skrl_mlflow.run_store._sync import find_spools, sync_spool
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def _unreachable(run_id: str, spool: Spool) -> BackgroundSender:
 def test_store_down_at_the_end_leaves_names_checkpoints_and_status_to_sync(
     tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in _HTTP_DEFAULTS:
+    for name in HTTP_DEFAULTS:
         monkeypatch.delenv(name, raising=False)
     client = MlflowClient(store)
     run_id = client.create_run("0").info.run_id
@@ -85,7 +85,7 @@ def test_store_down_at_the_end_leaves_names_checkpoints_and_status_to_sync(
 def test_forced_exit_spools_queued_points_and_notes_the_status(
     tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in _HTTP_DEFAULTS:
+    for name in HTTP_DEFAULTS:
         monkeypatch.delenv(name, raising=False)
     client = MlflowClient(store)
     run_id = client.create_run("0").info.run_id

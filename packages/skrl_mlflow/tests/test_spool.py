@@ -15,11 +15,10 @@ from hypothesis import strategies as st
 from mlflow import MlflowClient
 
 from mlflow_server import free_port
-from pat_skrl_mlflow import BackgroundSender, MetricPoint, MlflowSink
+from pat_skrl_mlflow import HTTP_DEFAULTS, BackgroundSender, MetricPoint, MlflowSink
 from pat_skrl_mlflow.run_store._secrets import mask_uri
 from pat_skrl_mlflow.run_store._spool import Spool
 from pat_skrl_mlflow.run_store._spooling_sink import (
-    _HTTP_DEFAULTS,
     LOCAL_STORE_LINGER_SECONDS,
     REMOTE_STORE_LINGER_SECONDS,
     SpoolingSink,
@@ -126,7 +125,7 @@ def test_drain_stores_every_point_once_and_twice_adds_nothing(tmp_path: Path, st
 def test_unreachable_store_spools_without_waiting_and_sync_delivers_later(
     tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in _HTTP_DEFAULTS:  # the sink sets them process-wide: restore after the test
+    for name in HTTP_DEFAULTS:  # the sink sets them process-wide: restore after the test
         monkeypatch.delenv(name, raising=False)
     run_id = MlflowClient(store).create_run("0").info.run_id
     dead = MlflowClient(f"http://user:hunter2@127.0.0.1:{free_port()}")
@@ -287,3 +286,17 @@ def test_a_full_disk_keeps_exactly_the_points_it_counts(full_disk):  # type: ign
     assert kept > 0
     assert spool.pending_count() == kept  # produced = kept + refused, and the spool agrees
     assert [p.point.step for p in spool.pending()] == sorted(p.point.step for p in spool.pending())
+
+
+def test_probing_http_makes_no_retry_then_restores_the_users_settings(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from pat_skrl_mlflow import probing_http
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "99")
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    with probing_http(5):
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "5"
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "99"
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ

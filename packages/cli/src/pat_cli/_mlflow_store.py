@@ -7,7 +7,6 @@ client is needed: ``open_run`` reads a sqlite store directly when it can (``_sql
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, NoReturn
 
 from pat_cli._errors import DOMAIN_ERROR, fail
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
     from mlflow.entities import Experiment, Run
 
     from pat_cli._sqlite_store import SqliteStore
-
-# A CLI that reads a store should fail in seconds on a dead server, not retry for minutes
-# (MLflow's defaults: 7 retries with back-off and a 120 s timeout). Users can still override.
-_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 
 
 def open_run(
@@ -59,8 +54,9 @@ def open_client(tracking_uri: str) -> MlflowClient:
     A missing sqlite file is reported instead of being created (MLflow would create an empty
     database, which is never what someone inspecting runs means).
     """
-    for name, value in _HTTP_DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    from pat_skrl_mlflow import fail_fast_over_http
+
+    fail_fast_over_http()  # a dead server fails in seconds, not after minutes of retries
     _fail_on_missing_database(tracking_uri)
     from mlflow import MlflowClient
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pat_cli._train_plan import TrainPlan
     from pat_skrl_mlflow import Item, ProcessClient, RunTarget
 
-CHECK_TIMEOUT = "5"
+CHECK_SECONDS = 5.0
 """Seconds one reachability request may take (a hung server); refused connections fail at once."""
 
 
@@ -33,26 +33,15 @@ def store_reachable(tracking_uri: str) -> str | None:
     """None when the store answers, else the reason (one line), within ~10 s."""
     import logging
 
-    from pat_skrl_mlflow import open_store
+    from pat_skrl_mlflow import open_store, probing_http
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # no retry chatter on a dead server
-    saved = {
-        n: os.environ.get(n)
-        for n in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
-    }
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = CHECK_TIMEOUT
     try:
-        open_store(tracking_uri)
+        with probing_http(CHECK_SECONDS):
+            open_store(tracking_uri)
     except Exception as error:
         return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     return None
 
 

@@ -18,6 +18,7 @@ from pat_skrl_mlflow._instrumentation import Instrumentation
 from pat_skrl_mlflow._report import Summary, TagStats
 from pat_skrl_mlflow.run_store import (
     EXPERIMENT_KIND_TAG,
+    HTTP_DEFAULTS,
     OFFLINE_PREFIX,
     RUN_FILE,
     TRAINING_EXPERIMENT_KIND,
@@ -42,6 +43,7 @@ from pat_skrl_mlflow.run_store import (
     checkpoint_timestep,
     default_tags,
     deterministic_policy,
+    fail_fast_over_http,
     find_spools,
     flatten_params,
     last_logged_step,
@@ -55,6 +57,7 @@ from pat_skrl_mlflow.run_store import (
     mask_secrets,
     mask_uri,
     open_store,
+    probing_http,
     protect,
     qualified_name,
     readable,
@@ -85,6 +88,7 @@ _logging.getLogger("pat_skrl_mlflow").addFilter(_MaskingFilter())
 
 __all__ = [
     "EXPERIMENT_KIND_TAG",
+    "HTTP_DEFAULTS",
     "OFFLINE_PREFIX",
     "PER_AGENT_TAGS",
     "RUN_FILE",
@@ -118,6 +122,7 @@ __all__ = [
     "create_mlflow_logging_wrapper",
     "default_tags",
     "deterministic_policy",
+    "fail_fast_over_http",
     "find_spools",
     "flatten_params",
     "instrument",
@@ -133,6 +138,7 @@ __all__ = [
     "mask_secrets",
     "mask_uri",
     "open_store",
+    "probing_http",
     "protect",
     "qualified_name",
     "rank_info",

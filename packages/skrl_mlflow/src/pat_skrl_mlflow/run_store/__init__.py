@@ -8,6 +8,7 @@ trained policy as an MLflow model of the run.
 """
 
 from pat_skrl_mlflow.run_store._creation import open_store
+from pat_skrl_mlflow.run_store._http import HTTP_DEFAULTS, fail_fast_over_http, probing_http
 from pat_skrl_mlflow.run_store._liveness import left_running
 from pat_skrl_mlflow.run_store._policy_model import (
     LoggedPolicy,
@@ -75,6 +76,7 @@ from pat_skrl_mlflow.run_store._writer_process import use_process
 
 __all__ = [
     "EXPERIMENT_KIND_TAG",
+    "HTTP_DEFAULTS",
     "OFFLINE_PREFIX",
     "RUN_FILE",
     "TRAINING_EXPERIMENT_KIND",
@@ -104,6 +106,7 @@ __all__ = [
     "deterministic_policy",
     "durable_sink",
     "experiment_dir",
+    "fail_fast_over_http",
     "find_spools",
     "flatten_params",
     "last_logged_step",
@@ -120,6 +123,7 @@ __all__ = [
     "mask_uri",
     "metric_names",
     "open_store",
+    "probing_http",
     "protect",
     "qualified_name",
     "readable",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pat_skrl_mlflow.run_store._http import fail_fast_over_http
 from pat_skrl_mlflow.run_store._sink import (
     Delivery,
     MetricPoint,
@@ -51,7 +52,6 @@ __all__ = [
     "SpoolingSink",
     "drain",
     "durable_sink",
-    "fail_fast_over_http",
     "linger_seconds",
     "spool_directory",
 ]
@@ -63,19 +63,6 @@ OFFLINE_PREFIX = "offline-"
 SPOOL_VARIABLE = "PAT_SPOOL_DIR"
 _BATCH = 1000
 _COMPACT_BYTES = 16 * 1024 * 1024  # a written-ahead spool is emptied once all of it is stored
-# Without these, MLflow's HTTP client retries a dead server for minutes inside one
-# request; pat retries itself (with backoff, from the spool), so fail fast instead.
-_HTTP_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
-}
-
-
-def fail_fast_over_http() -> None:
-    """Set MLflow's HTTP retries and timeout to pat's defaults where the user set none."""
-    for name, value in _HTTP_DEFAULTS.items():
-        os.environ.setdefault(name, value)
 
 
 @dataclass

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pat_skrl_mlflow.run_store._http import fail_fast_over_http
 from pat_skrl_mlflow.run_store._liveness import left_running
 from pat_skrl_mlflow.run_store._secrets import MASK, mask_secrets, mask_uri, protect
 from pat_skrl_mlflow.run_store._sink import MlflowSink, SinkUnavailable
 from pat_skrl_mlflow.run_store._spool import POINTS, RUN, SPOOL_DIRNAME, Spool
-from pat_skrl_mlflow.run_store._spooling_sink import _BATCH, _HTTP_DEFAULTS, OFFLINE_PREFIX, drain
+from pat_skrl_mlflow.run_store._spooling_sink import _BATCH, OFFLINE_PREFIX, drain
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -102,8 +103,7 @@ def sync_spool(
     """
     from mlflow import MlflowClient
 
-    for name, value in _HTTP_DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    fail_fast_over_http()
     spool = Spool(directory)
     info = spool.run_info()
     uri = target_uri(spool, tracking_uri)
