@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from pat_env_metrics import MetricsTermCfg
 from pat_env_metrics.gymnasium import RecordEpisodeMetrics, StepView, make_vector_env
@@ -205,3 +208,28 @@ def test_make_vector_env_is_trainable_float32_same_step_and_seeded() -> None:
 def test_make_vector_env_closes_the_env_on_a_bad_term() -> None:
     with pytest.raises(ValueError, match="reduce"):
         make_vector_env("CartPole-v1", 2, metrics={"x": MetricsTermCfg(func=ones, reduce="median")})
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    obs=hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(3, 5)),
+                   elements=st.floats(-1e6, 1e6)),
+    actions=st.integers(1, 3),
+    as_tensor=st.booleans(),
+)  # fmt: skip
+def test_the_ready_made_terms_match_numpy(obs, actions, as_tensor):
+    """pat_env_metrics.gymnasium.terms (the pat CLI's task terms) against numpy, any input type."""
+    from pat_env_metrics.gymnasium import terms
+
+    num_envs = obs.shape[0]
+    action = obs[:, :actions] * 0.5
+    step = StepView(
+        env=None, num_envs=num_envs, device=torch.device("cpu"),
+        obs=torch.as_tensor(obs) if as_tensor else obs,
+        action=torch.as_tensor(action) if as_tensor else action,
+    )  # fmt: skip
+    np.testing.assert_allclose(terms.observation_abs(step, index=2), np.abs(obs[:, 2]))
+    np.testing.assert_allclose(terms.action_abs(step), np.abs(action).mean(axis=1))
+    np.testing.assert_allclose(
+        terms.angle_from_cos_sin_abs(step), np.abs(np.arctan2(obs[:, 1], obs[:, 0]))
+    )

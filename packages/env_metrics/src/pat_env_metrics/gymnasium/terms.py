@@ -1,7 +1,9 @@
-"""Env-side metric terms for the gymnasium tasks pat ships configs for.
+"""Ready-made metric terms for gymnasium vector envs (the ``pat`` CLI's tasks use them).
 
-Each is a pat-env-metrics gymnasium term: ``term(step: StepView, **params) -> array[num_envs]``,
-evaluated on every env step and reduced per episode (see the ``*_metrics.yaml`` files).
+Each is a term ``term(step: StepView, **params) -> array[num_envs]``, evaluated on every env
+step and reduced per episode; name one in a metrics config as
+``pat_env_metrics.gymnasium.terms:observation_abs`` (with ``params: {index: 2}``).
+Observations and actions may be numpy arrays or torch tensors.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+__all__ = ["action_abs", "angle_from_cos_sin_abs", "observation_abs"]
 
 if TYPE_CHECKING:
     from pat_env_metrics.gymnasium import StepView
