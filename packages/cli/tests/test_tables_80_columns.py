@@ -13,13 +13,14 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from pat_cli._filter_report import Decision, Name, PatternReport
 from pat_cli._histories import Summary
 from pat_cli._mlflow_store import RunInfo
 from pat_cli.commands._filter_tables import decisions_table, unmatched_table
 from pat_cli.commands._tasks_table import tasks_table
 from pat_cli.commands.inspect._tables import metrics_table, tracking_table
-from pat_skrl_mlflow import TagStats
+from pat_skrl_mlflow import FilterDecision as Decision
+from pat_skrl_mlflow import MetricName as Name
+from pat_skrl_mlflow import PatternReport, TagStats
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

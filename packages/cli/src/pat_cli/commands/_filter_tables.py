@@ -15,11 +15,11 @@ from pat_cli.commands._fit import Column, FittedTable
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pat_cli._filter_report import Decision, PatternReport
     from pat_cli.commands._fit import Cell
+    from pat_skrl_mlflow import FilterDecision, PatternReport
 
 
-def decisions_table(decisions: Sequence[Decision], source: str) -> FittedTable:
+def decisions_table(decisions: Sequence[FilterDecision], source: str) -> FittedTable:
     """Logged names first, then dropped ones, each with the pattern that decided."""
     with_tags = any(d.name.tag for d in decisions)
     logged = sum(d.logged for d in decisions)

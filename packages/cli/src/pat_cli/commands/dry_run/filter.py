@@ -11,9 +11,7 @@ from pat_cli._errors import DOMAIN_ERROR, bad_option, fail
 from pat_cli._options import Exclude, Experiment, JsonOutput, TrackingUri
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from pat_cli._filter_report import Name
+    from pat_skrl_mlflow import MetricName
 
 
 def filter_(
@@ -79,8 +77,8 @@ def filter_(
 
     Example: pat dry-run filter 'Loss / *' --exclude '*_min' --task CartPole-v1
     """
-    from pat_cli._filter_report import analyse
     from pat_cli._train_plan import filter_patterns, positive
+    from pat_skrl_mlflow import explain_filter
 
     given = [o for o, v in (("--run", run), ("--keys-file", keys_file), ("--task", task)) if v]
     if len(given) > 1:
@@ -96,7 +94,7 @@ def filter_(
         names, source = _from_rollout(task, algorithm, timesteps)
     else:
         names, source = _from_run(run, tracking_uri, experiment)
-    decisions, unmatched = analyse(names, include, excluded)
+    decisions, unmatched = explain_filter(names, include, excluded)
 
     if json_output:
         payload = {
@@ -142,19 +140,21 @@ def filter_(
 
 def _from_run(
     run_id: str | None, tracking_uri: str | None, experiment: str | None
-) -> "tuple[list[Name], str]":
+) -> "tuple[list[MetricName], str]":
     from pat_cli._mlflow_store import open_run, resolve_tracking_uri
+    from pat_skrl_mlflow import named_keys
 
     uri = resolve_tracking_uri(tracking_uri)
     _, info = open_run(uri, run_id, experiment)  # a sqlite store is read without MLflow
     if not info.metric_keys:
         fail(f"run {info.run_id} has no metrics to filter.", code=DOMAIN_ERROR)
     latest = "" if run_id else " (the latest; choose another with --run)"
-    return _named(info.metric_keys), f"run {info.run_id}{latest}"
+    return named_keys(info.metric_keys), f"run {info.run_id}{latest}"
 
 
-def _from_file(path: Path) -> "list[Name]":
+def _from_file(path: Path) -> "list[MetricName]":
     from pat_core import read_pattern_file
+    from pat_skrl_mlflow import named_keys
 
     try:
         lines = read_pattern_file(path)  # the same lines: stripped, blank and '#' ones skipped
@@ -163,31 +163,18 @@ def _from_file(path: Path) -> "list[Name]":
     names = list(dict.fromkeys(lines))
     if not names:
         bad_option("--keys-file", str(path), "a file with at least one metric name")
-    return _named(names)
-
-
-def _named(keys: "Sequence[str]") -> "list[Name]":
-    """MLflow keys with the skrl tags pat logs them for: the filter sees both, as in training."""
-    from pat_cli._filter_report import Name
-    from pat_skrl_mlflow import skrl_tag_of_key
-
-    names = []
-    for key in keys:
-        found = skrl_tag_of_key(key)
-        tag, decided_by = found if found else (None, None)
-        names.append(Name(key, tag, decided_by if decided_by != key else None))
-    return names
+    return named_keys(names)
 
 
 def _from_rollout(
     task: str, algorithm: str | None, timesteps: int | None
-) -> "tuple[list[Name], str]":
-    from pat_cli._filter_report import Name
+) -> "tuple[list[MetricName], str]":
     from pat_cli._rollout import default_timesteps, run_rollout
     from pat_cli._setup import prepare
+    from pat_skrl_mlflow import MetricName
 
     ready = prepare(task, algorithm, None, None, None)
     steps = timesteps or default_timesteps(ready.cfg)
     records = run_rollout(ready, timesteps=steps, seed=None)
     source = f"a {steps}-timestep rollout of {ready.choice.id} ({ready.algorithm.upper()})"
-    return [Name(r.key, r.tag) for r in records], source
+    return [MetricName(r.key, r.tag) for r in records], source

@@ -59,9 +59,9 @@ def tracking_data(
     Example: pat inspect tracking-data --task CartPole-v1 --exclude 'Stats*'
     """
     from pat_cli import _train_plan as check
-    from pat_cli._filter_report import Name, analyse
     from pat_cli._rollout import default_timesteps, run_rollout
     from pat_cli._setup import prepare
+    from pat_skrl_mlflow import MetricName, explain_filter
 
     check.positive("--timesteps", timesteps)
     check.positive("--num-envs", num_envs)
@@ -69,7 +69,9 @@ def tracking_data(
     ready = prepare(task, algorithm, agent_cfg, num_envs, device)
     steps = timesteps or default_timesteps(ready.cfg)
     records = run_rollout(ready, timesteps=steps, seed=seed)
-    decisions, unmatched = analyse([Name(r.key, r.tag) for r in records], include, excluded)
+    decisions, unmatched = explain_filter(
+        [MetricName(r.key, r.tag) for r in records], include, excluded
+    )
     kept = {d.name.tag or d.name.key: d.logged for d in decisions}
 
     if json_output:

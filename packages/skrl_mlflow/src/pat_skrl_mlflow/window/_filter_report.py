@@ -1,5 +1,8 @@
 """Which metric names a filter keeps, which pattern decided, and what the patterns got wrong.
 
+What ``pat dry-run filter`` and ``pat inspect tracking-data`` show, for any source of names
+(a run's keys, a file, a live rollout): :func:`explain_filter`.
+
 Matching is pat-core's :class:`~pat_core.MetricFilter` (one filter per pattern, so each
 decision can name its pattern). Patterns that match nothing are explained: a name that
 matches when case is ignored (the case-sensitivity trap), close names, and whether the name
@@ -12,12 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pat_skrl_mlflow.window._names import SKRL_ALIASES, skrl_tag_of_key
+
+__all__ = ["FilterDecision", "MetricName", "PatternReport", "explain_filter", "named_keys"]
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
 @dataclass(frozen=True)
-class Name:
+class MetricName:
     """A metric as the source knows it: its MLflow key and, from a live rollout, its skrl tag."""
 
     key: str
@@ -27,10 +34,10 @@ class Name:
 
 
 @dataclass(frozen=True)
-class Decision:
+class FilterDecision:
     """What the filter does with one metric."""
 
-    name: Name
+    name: MetricName
     logged: bool
     matched_by: tuple[str, ...]
     excluded_by: tuple[str, ...]
@@ -88,9 +95,9 @@ class PatternReport:
         return "; ".join(parts)
 
 
-def analyse(
-    names: Sequence[Name], include: Sequence[str] | None, exclude: Sequence[str]
-) -> tuple[list[Decision], list[PatternReport]]:
+def explain_filter(
+    names: Sequence[MetricName], include: Sequence[str] | None, exclude: Sequence[str]
+) -> tuple[list[FilterDecision], list[PatternReport]]:
     """Decide every name and explain every pattern that matched none of them."""
     from pat_core import MetricFilter, to_mlflow_key
 
@@ -102,7 +109,7 @@ def analyse(
         tag, key = (name.tag, name.decided_by or name.key) if name.tag else (name.key, None)
         logged = overall.allows(tag, key)
         decisions.append(
-            Decision(
+            FilterDecision(
                 name,
                 logged,
                 tuple(p for p, f in includes if f.allows(tag, key)),
@@ -137,6 +144,14 @@ def _is_pattern(pattern: str) -> bool:
 
 
 def _skrl_pairs() -> list[tuple[str, str]]:
-    from pat_skrl_mlflow import SKRL_ALIASES
-
     return list(SKRL_ALIASES.items())
+
+
+def named_keys(keys: Sequence[str]) -> list[MetricName]:
+    """MLflow keys with the skrl tags pat logs them for: a filter sees both, as in training."""
+    names = []
+    for key in keys:
+        found = skrl_tag_of_key(key)
+        tag, decided_by = found if found else (None, None)
+        names.append(MetricName(key, tag, decided_by if decided_by != key else None))
+    return names
