@@ -240,3 +240,24 @@ def test_the_command_prints_the_same_json_either_way(invoke, store, monkeypatch)
     assert through_mlflow.exit_code == 0, through_mlflow.output
     assert json.loads(fast.stdout) == json.loads(through_mlflow.stdout)
     assert json.loads(fast.stdout)["metrics"][0]["key"] == "ends_inf"
+
+
+def test_one_reader_per_kind_of_store_and_every_reader_reads_the_same_points(store):
+    from mlflow import MlflowClient
+
+    from pat_cli._histories import (
+        RequestReader,
+        SqliteFileReader,
+        SqlStoreReader,
+        metric_reader,
+    )
+
+    run_id = store.log_run({"loss": [(0, 1.0), (5, float("nan")), (10, 3.0)]})
+    fast = SqliteStore.open(store.uri)
+    readers = [metric_reader(fast), metric_reader(_client(store)), RequestReader(_client(store))]
+    assert [type(r) for r in readers] == [SqliteFileReader, SqlStoreReader, RequestReader]
+    assert isinstance(metric_reader(MlflowClient("http://127.0.0.1:9")), RequestReader)
+    for reader in readers:
+        [history] = reader.histories(run_id, ["loss", "absent"]).values()
+        assert history.steps.tolist() == [0, 5, 10]
+        np.testing.assert_array_equal(history.values, [1.0, np.nan, 3.0])

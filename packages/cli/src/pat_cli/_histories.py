@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -63,8 +63,92 @@ class Summary:
     trend: tuple[float, ...]
 
 
+class MetricReader(Protocol):
+    """How one kind of store's metric points are read (:func:`metric_reader` picks it)."""
+
+    method: str
+    """``"sql"`` (aggregated by the database) or ``"per-key"`` (one request per key)."""
+
+    def summarize(
+        self, run_id: str, keys: Sequence[str], latest: Mapping[str, float], width: int
+    ) -> list[Summary]:
+        """Summaries of ``keys`` that have points, in that order."""
+
+    def histories(self, run_id: str, keys: Sequence[str]) -> dict[str, History]:
+        """Every point of ``keys`` that has any."""
+
+
+class SqliteFileReader:
+    """A sqlite file read with Python's ``sqlite3`` (no MLflow import)."""
+
+    method = "sql"
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    def summarize(
+        self, run_id: str, keys: Sequence[str], latest: Mapping[str, float], width: int
+    ) -> list[Summary]:
+        rows = self.store.summary_rows(run_id, keys, FINE_BUCKETS, HUGE)
+        return _summaries_from_rows(rows, keys, latest, width)
+
+    def histories(self, run_id: str, keys: Sequence[str]) -> dict[str, History]:
+        return {
+            key: History(key, points["step"], points["value"], points["timestamp"])
+            for key, points in self.store.points(run_id, keys).items()
+        }
+
+
+class SqlStoreReader:
+    """An MLflow SQL store (PostgreSQL, MySQL, sqlite through MLflow) queried with its engine."""
+
+    method = "sql"
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def summarize(
+        self, run_id: str, keys: Sequence[str], latest: Mapping[str, float], width: int
+    ) -> list[Summary]:
+        return _summarize_sql(self.store, run_id, keys, latest, width)
+
+    def histories(self, run_id: str, keys: Sequence[str]) -> dict[str, History]:
+        return _read_sql(self.store, run_id, keys)
+
+
+class RequestReader:
+    """Any other store (a tracking server, Databricks): ``get_metric_history`` per key."""
+
+    method = "per-key"
+
+    def __init__(self, client: MlflowClient, workers: int = HTTP_CONCURRENCY) -> None:
+        self.client = client
+        self.workers = workers
+
+    def summarize(
+        self, run_id: str, keys: Sequence[str], latest: Mapping[str, float], width: int
+    ) -> list[Summary]:
+        histories = self.histories(run_id, keys)
+        return summarize_histories([histories[k] for k in keys if k in histories], width=width)
+
+    def histories(self, run_id: str, keys: Sequence[str]) -> dict[str, History]:
+        read = _read_per_key(self.client, run_id, keys, workers=self.workers)
+        return {key: history for key, history in read.items() if len(history.steps)}
+
+
+def metric_reader(source: MlflowClient | SqliteStore) -> MetricReader:
+    """The reader for ``source``; the one place the kinds of store are told apart.
+
+    A sqlite file read directly, MLflow's SQL store through its engine, else requests.
+    """
+    if isinstance(source, SqliteStore):
+        return SqliteFileReader(source)
+    store = _sql_store(source)
+    return SqlStoreReader(store) if store is not None else RequestReader(source)
+
+
 def summarize_run(
-    client: MlflowClient | SqliteStore,
+    source: MlflowClient | SqliteStore,
     run_id: str,
     keys: Sequence[str],
     latest: Mapping[str, float],
@@ -73,47 +157,27 @@ def summarize_run(
 ) -> tuple[list[Summary], str]:
     """Summaries of ``keys`` (in that order) and how they were read: ``"sql"`` or ``"per-key"``.
 
-    ``client`` is MLflow's client, or a sqlite store read directly. ``latest`` is the run's
-    latest value per key (``run.data.metrics``: MLflow's own notion of the last value, the one
-    at the highest step).
+    ``latest`` is the run's latest value per key (``run.data.metrics``: MLflow's own notion of
+    the last value, the one at the highest step).
     """
     if not keys:
         return [], "none"
-    if isinstance(client, SqliteStore):
-        rows = client.summary_rows(run_id, keys, FINE_BUCKETS, HUGE)
-        return _summaries_from_rows(rows, keys, latest, width), "sql"
-    store = _sql_store(client)
-    if store is not None:
-        return _summarize_sql(store, run_id, keys, latest, width), "sql"
-    histories = _read_per_key(client, run_id, keys)
-    return summarize_histories([histories[k] for k in keys], width=width), "per-key"
+    reader = metric_reader(source)
+    return reader.summarize(run_id, keys, latest, width), reader.method
 
 
 def read_histories(
-    client: MlflowClient | SqliteStore, run_id: str, keys: Sequence[str]
+    source: MlflowClient | SqliteStore, run_id: str, keys: Sequence[str]
 ) -> dict[str, History]:
-    """Every point of ``keys`` that has any: SQL queries on SQL stores, requests elsewhere.
-
-    HTTP stores are read several keys at a time, in threads.
-    """
-    if not keys:
-        return {}
-    if isinstance(client, SqliteStore):
-        return {
-            key: History(key, points["step"], points["value"], points["timestamp"])
-            for key, points in client.points(run_id, keys).items()
-        }
-    store = _sql_store(client)
-    if store is not None:
-        return _read_sql(store, run_id, keys)
-    return _read_per_key(client, run_id, keys)
+    """Every point of ``keys`` that has any (see :func:`metric_reader`)."""
+    return metric_reader(source).histories(run_id, keys) if keys else {}
 
 
 def read_histories_per_key(
     client: MlflowClient, run_id: str, keys: Sequence[str], *, workers: int = HTTP_CONCURRENCY
 ) -> dict[str, History]:
     """Read with ``get_metric_history``, ``workers`` keys at a time (works on every store)."""
-    return _read_per_key(client, run_id, keys, workers=workers)
+    return RequestReader(client, workers).histories(run_id, keys)
 
 
 def summarize_histories(histories: Sequence[History], *, width: int = 20) -> list[Summary]:
