@@ -61,8 +61,7 @@ def run(quick: bool) -> dict[str, Any]:
     """In-process (pat's reader vs the per-key loop) and as whole commands (subprocesses)."""
     from mlflow import MlflowClient
 
-    from pat_cli._histories import read_histories, summarize_run
-    from pat_cli._sqlite_store import SqliteStore
+    from pat_skrl_mlflow import SqliteStore, read_histories, summarize_run
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     steps = 1000 if quick else 10_000
@@ -142,8 +141,8 @@ def run(quick: bool) -> dict[str, Any]:
         f"{KEYS} keys x {steps:,} steps = {KEYS * steps:,} points, sqlite store; "
         f"interleaved, median of {repeats} after one discarded round. In-process figures "
         "reuse one warmed reader per variant; the subprocess figures include start-up.",
-        "pat's reader: `pat_cli._histories` on a `SqliteStore` (Python's sqlite3 on MLflow's "
-        "file, no MLflow import): one aggregate SQL query for the summary, one query per key "
+        "pat's reader: `pat_skrl_mlflow.read_histories` on a `SqliteStore` (Python's sqlite3 "
+        "on MLflow's file, no MLflow import): one aggregate SQL query for the summary, one query per key "
         "for every point; the baseline reads each key with `get_metric_history`, "
         "sequentially, as a user of MLflow's client would.",
         "The baseline script pays the start-up of Python, MLflow and its store (seconds here) "

@@ -229,7 +229,7 @@ def test_database_summary_equals_per_key_histories(store):
     """The one-query SQL path and the per-key path (HTTP stores) give the same numbers."""
     from mlflow import MlflowClient
 
-    from pat_cli._histories import read_histories_per_key, summarize_histories, summarize_run
+    from pat_skrl_mlflow import read_histories_per_key, summarize_histories, summarize_run
 
     rng = np.random.default_rng(7)
     series = {}
@@ -370,8 +370,8 @@ def test_pages_hold_every_key_as_a_panel_title(store):
     from matplotlib import pyplot as plt
     from mlflow import MlflowClient
 
-    from pat_cli._histories import read_histories
     from pat_cli._plot import Panel, page_figures
+    from pat_skrl_mlflow import read_histories
 
     run_id = many_keys_run(store)
     histories = read_histories(MlflowClient(store.uri), run_id, MANY_KEYS)

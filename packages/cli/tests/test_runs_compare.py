@@ -263,8 +263,8 @@ def test_runs_of_a_sqlite_store_imports_no_mlflow(made):
 
 def test_sqlite_listing_equals_mlflow_clients(made):
     """The direct sqlite read and MLflow's search_runs list the same runs, same values."""
-    from pat_cli._sqlite_store import SqliteStore
     from pat_cli.commands.runs import _search_with_client
+    from pat_skrl_mlflow import SqliteStore
 
     keys = ["episode_reward_mean", "policy_loss", "value_loss"]
     for experiment, status, limit in [

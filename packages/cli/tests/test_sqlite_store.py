@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 import typer
 
-from pat_cli._histories import (
+from pat_cli._mlflow_store import RunInfo, find_run, open_run
+from pat_skrl_mlflow import (
+    SqliteStore,
     read_histories,
     read_histories_per_key,
     summarize_histories,
     summarize_run,
 )
-from pat_cli._mlflow_store import RunInfo, find_run, open_run
-from pat_cli._sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -245,7 +245,7 @@ def test_the_command_prints_the_same_json_either_way(invoke, store, monkeypatch)
 def test_one_reader_per_kind_of_store_and_every_reader_reads_the_same_points(store):
     from mlflow import MlflowClient
 
-    from pat_cli._histories import (
+    from pat_skrl_mlflow import (
         RequestReader,
         SqliteFileReader,
         SqlStoreReader,

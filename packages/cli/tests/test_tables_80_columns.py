@@ -13,14 +13,13 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from pat_cli._histories import Summary
 from pat_cli._mlflow_store import RunInfo
 from pat_cli.commands._filter_tables import decisions_table, unmatched_table
 from pat_cli.commands._tasks_table import tasks_table
 from pat_cli.commands.inspect._tables import metrics_table, tracking_table
 from pat_skrl_mlflow import FilterDecision as Decision
 from pat_skrl_mlflow import MetricName as Name
-from pat_skrl_mlflow import PatternReport, TagStats
+from pat_skrl_mlflow import MetricSummary, PatternReport, TagStats
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -74,8 +73,8 @@ def assert_fits(lines: Sequence[str], names: Iterable[str], width: int = WIDTH) 
         assert any(whole(name, line) for line in lines), f"{name!r} is split:\n{shown}"
 
 
-def summary(key: str, count: int = 1_000) -> Summary:
-    return Summary(
+def summary(key: str, count: int = 1_000) -> MetricSummary:
+    return MetricSummary(
         key=key,
         count=count,
         nan_count=3 if key == "policy_loss" else 0,

@@ -10,8 +10,13 @@ import logging
 from typing import TYPE_CHECKING, NoReturn
 
 from pat_cli._errors import DOMAIN_ERROR, fail
-from pat_cli._run_info import PROCESS_TAGS, RunInfo
-from pat_cli._store_address import experiment_choice, resolve_tracking_uri, sqlite_path
+from pat_skrl_mlflow import (
+    PROCESS_TAGS,
+    RunInfo,
+    experiment_choice,
+    resolve_tracking_uri,
+    sqlite_path,
+)
 
 __all__ = [
     "RunInfo",  # also here for the commands: they read runs through this module
@@ -25,7 +30,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Experiment, Run
 
-    from pat_cli._sqlite_store import SqliteStore
+    from pat_skrl_mlflow import SqliteStore
 
 
 def open_run(
@@ -37,7 +42,7 @@ def open_run(
     the run is found; in every other case, errors included, through MLflow's client.
     """
     _fail_on_missing_database(tracking_uri)
-    from pat_cli._sqlite_store import SqliteStore
+    from pat_skrl_mlflow import SqliteStore
 
     store = SqliteStore.open(tracking_uri)
     if store is not None and (run := store.find_run(run_id, experiment)) is not None:

@@ -59,8 +59,7 @@ def store_writer(tracking_uri: str, system_metrics: bool) -> ProcessClient | Non
 
     if system_metrics or not use_process(tracking_uri):
         return None
-    from pat_cli._store_address import sqlite_path
-    from pat_skrl_mlflow import ProcessClient
+    from pat_skrl_mlflow import ProcessClient, sqlite_path
 
     database = sqlite_path(tracking_uri)
     return ProcessClient(tracking_uri, open_store=database is not None and database.is_file())

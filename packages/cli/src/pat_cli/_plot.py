@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from matplotlib.figure import Figure
 
-    from pat_cli._histories import History
+    from pat_skrl_mlflow import History
 
 MAX_PLOTS = 24
 """Panels on one image or PDF page (3 columns by 8 rows)."""

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pat_skrl_mlflow.run_store import HUGE  # the readers' trend limit: the same points drawn
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 BARS = "▁▂▃▄▅▆▇█"
 _FLAT = BARS[3]
 _GAP = " "
-# MLflow's SQL stores turn ±inf into ±1.797e308; such points would flatten every other bar.
-HUGE = 1e300
 
 
 def sparkline(values: Sequence[float] | np.ndarray, width: int = 20) -> str:

@@ -87,7 +87,7 @@ def store_location(uri: str) -> None:
     left behind.
     """
     from pat_cli._errors import DOMAIN_ERROR
-    from pat_cli._store_address import sqlite_path
+    from pat_skrl_mlflow import sqlite_path
 
     path = sqlite_path(uri)
     if path is None:

@@ -13,7 +13,7 @@ from rich import box
 from rich.table import Table
 
 from pat_cli import _format
-from pat_cli._store_address import default_tracking_uri
+from pat_skrl_mlflow import default_tracking_uri
 
 REWARD_KEY = "episode_reward_mean"
 ENV_PREFIXES = ("Episode_Metrics/", "Episode_Reward/", "Episode_Termination/", "Metrics/")

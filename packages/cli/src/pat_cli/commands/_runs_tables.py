@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pat_cli._mlflow_store import RunInfo
-    from pat_cli._sqlite_store import ListedRun
     from pat_cli.commands.compare import ComparedKey
+    from pat_skrl_mlflow import ListedRun
 
 GAP = 1  # columns are one space apart
 RUN_ID_WIDTH = 32

@@ -18,10 +18,9 @@ if TYPE_CHECKING:
 
     from mlflow import MlflowClient
 
-    from pat_cli._histories import Summary
     from pat_cli._mlflow_store import RunInfo
     from pat_cli._plot import Plotted
-    from pat_cli._sqlite_store import SqliteStore
+    from pat_skrl_mlflow import MetricSummary, SqliteStore
 
 
 Opened = tuple["MlflowClient | SqliteStore", "RunInfo"]
@@ -92,8 +91,8 @@ def compare(
     if plot is not None:
         _check_plot_path(plot)
 
-    from pat_cli._histories import summarize_run
     from pat_cli._mlflow_store import open_run, resolve_tracking_uri
+    from pat_skrl_mlflow import summarize_run
 
     uri = resolve_tracking_uri(tracking_uri)
     opened = [open_run(uri, run_id, None) for run_id in runs]  # a sqlite store: no MLflow
@@ -101,7 +100,7 @@ def compare(
     every = sorted({k for run in infos for k in run.latest})
     keys = select_keys(every, key or [], owner="these runs", several=True)
 
-    summaries: list[dict[str, Summary]] = []
+    summaries: list[dict[str, MetricSummary]] = []
     for client, run in opened:
         own = [k for k in keys if k in run.latest]
         found, _ = summarize_run(client, run.run_id, own, run.latest)
@@ -135,7 +134,7 @@ def compare(
         console.print(describe(plotted), highlight=False, soft_wrap=True)
 
 
-def _compared(key: str, summaries: "Sequence[dict[str, Summary]]") -> ComparedKey:
+def _compared(key: str, summaries: "Sequence[dict[str, MetricSummary]]") -> ComparedKey:
     best_is = goal(key)
     values: list[tuple[float, float] | None] = []
     for per_run in summaries:
@@ -148,8 +147,8 @@ def _compared(key: str, summaries: "Sequence[dict[str, Summary]]") -> ComparedKe
 
 
 def _plot(opened: "Sequence[Opened]", keys: "Sequence[str]", path: Path) -> "Plotted":
-    from pat_cli._histories import read_histories
     from pat_cli._plot import plot_runs
+    from pat_skrl_mlflow import read_histories
 
     histories = [
         read_histories(client, run.run_id, [k for k in keys if k in run.latest])

@@ -84,7 +84,7 @@ def _log_run(
     from mlflow import MlflowClient
     from mlflow.entities import Metric
 
-    from pat_cli._store_address import experiment_choice
+    from pat_skrl_mlflow import experiment_choice
 
     client = MlflowClient(uri)
     name, experiment_id = experiment_choice(experiment)

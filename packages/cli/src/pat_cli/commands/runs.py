@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Experiment as MlflowExperiment
 
-    from pat_cli._sqlite_store import ListedRun, RunListing, UnknownExperimentError
+    from pat_skrl_mlflow import ListedRun, RunListing, UnknownExperimentError
 
 DEFAULT_METRICS = ("episode_reward_mean", "policy_loss")
 """The metric columns shown when ``--metric`` is not given, those of them some run has."""
@@ -75,7 +75,7 @@ def runs(
     keys = list(dict.fromkeys(metric)) if metric else list(DEFAULT_METRICS)
 
     from pat_cli._mlflow_store import resolve_tracking_uri
-    from pat_cli._sqlite_store import UnknownExperimentError
+    from pat_skrl_mlflow import UnknownExperimentError
 
     uri = resolve_tracking_uri(tracking_uri)
     try:
@@ -132,7 +132,7 @@ def list_runs(
     Raises:
         UnknownExperimentError: The chosen experiment is not in the store.
     """
-    from pat_cli._sqlite_store import SqliteStore
+    from pat_skrl_mlflow import SqliteStore
 
     store = SqliteStore.open(tracking_uri)
     listing = (
@@ -154,8 +154,7 @@ def _search_with_client(
     keys: "Sequence[str]",
 ) -> "RunListing":
     from pat_cli._mlflow_store import open_client
-    from pat_cli._sqlite_store import ListedRun, RunListing
-    from pat_skrl_mlflow import mask_uri
+    from pat_skrl_mlflow import ListedRun, RunListing, mask_uri
 
     client = open_client(tracking_uri)  # exits 1 with a hint when there is no store to read
     experiments, chosen = _client_experiments(client, experiment)
@@ -192,8 +191,7 @@ def _client_experiments(
 ) -> "tuple[list[MlflowExperiment], bool]":
     from mlflow.exceptions import MlflowException
 
-    from pat_cli._sqlite_store import UnknownExperimentError
-    from pat_cli._store_address import experiment_choice
+    from pat_skrl_mlflow import UnknownExperimentError, experiment_choice
 
     name, experiment_id = experiment_choice(experiment)
     if not name and not experiment_id:

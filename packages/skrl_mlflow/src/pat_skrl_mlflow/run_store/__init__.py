@@ -10,6 +10,21 @@ trained policy as an MLflow model of the run.
 from pat_skrl_mlflow.run_store._creation import open_store
 from pat_skrl_mlflow.run_store._http import HTTP_DEFAULTS, fail_fast_over_http, probing_http
 from pat_skrl_mlflow.run_store._liveness import left_running
+from pat_skrl_mlflow.run_store._metric_reader import (
+    FINE_BUCKETS,
+    HUGE,
+    History,
+    MetricReader,
+    MetricSummary,
+    RequestReader,
+    SqliteFileReader,
+    SqlStoreReader,
+    metric_reader,
+    read_histories,
+    read_histories_per_key,
+    summarize_histories,
+    summarize_run,
+)
 from pat_skrl_mlflow.run_store._policy_model import (
     LoggedPolicy,
     PolicyKind,
@@ -46,6 +61,10 @@ from pat_skrl_mlflow.run_store._run import (
     start_run,
 )
 from pat_skrl_mlflow.run_store._run_client import MlflowRunClient, RunClient
+from pat_skrl_mlflow.run_store._run_info import (
+    PROCESS_TAGS,
+    RunInfo,
+)
 from pat_skrl_mlflow.run_store._secrets import MaskingFilter, mask_secrets, mask_uri, protect
 from pat_skrl_mlflow.run_store._sender import BackgroundSender, SenderStats
 from pat_skrl_mlflow.run_store._sink import (
@@ -63,6 +82,18 @@ from pat_skrl_mlflow.run_store._spooling_sink import (
     linger_seconds,
     spool_directory,
 )
+from pat_skrl_mlflow.run_store._sqlite_reader import (
+    ListedRun,
+    RunListing,
+    SqliteStore,
+    UnknownExperimentError,
+)
+from pat_skrl_mlflow.run_store._store_address import (
+    default_tracking_uri,
+    experiment_choice,
+    resolve_tracking_uri,
+    sqlite_path,
+)
 from pat_skrl_mlflow.run_store._sync import (
     RunNotInStore,
     SpoolBusy,
@@ -76,20 +107,30 @@ from pat_skrl_mlflow.run_store._writer_process import use_process
 
 __all__ = [
     "EXPERIMENT_KIND_TAG",
+    "FINE_BUCKETS",
     "HTTP_DEFAULTS",
+    "HUGE",
     "OFFLINE_PREFIX",
+    "PROCESS_TAGS",
     "RUN_FILE",
     "TRAINING_EXPERIMENT_KIND",
     "BackgroundSender",
+    "History",
     "Item",
+    "ListedRun",
     "LoggedPolicy",
     "MaskingFilter",
     "MetricPoint",
+    "MetricReader",
+    "MetricSummary",
     "MlflowRunClient",
     "MlflowSink",
     "PolicyKind",
     "ProcessClient",
+    "RequestReader",
     "RunClient",
+    "RunInfo",
+    "RunListing",
     "RunNotInStore",
     "RunStatus",
     "RunTarget",
@@ -100,11 +141,17 @@ __all__ = [
     "Spool",
     "SpoolBusy",
     "SpoolingSink",
+    "SqlStoreReader",
+    "SqliteFileReader",
+    "SqliteStore",
     "SyncResult",
+    "UnknownExperimentError",
     "checkpoint_timestep",
     "default_tags",
+    "default_tracking_uri",
     "deterministic_policy",
     "durable_sink",
+    "experiment_choice",
     "experiment_dir",
     "fail_fast_over_http",
     "find_spools",
@@ -122,17 +169,24 @@ __all__ = [
     "mask_secrets",
     "mask_uri",
     "metric_names",
+    "metric_reader",
     "open_store",
     "probing_http",
     "protect",
     "qualified_name",
+    "read_histories",
+    "read_histories_per_key",
     "readable",
     "recorded_run",
     "resolve_run",
+    "resolve_tracking_uri",
     "resume_step",
     "set_tags",
     "spool_directory",
+    "sqlite_path",
     "start_run",
+    "summarize_histories",
+    "summarize_run",
     "sync_spool",
     "use_process",
     "write_run_file",

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+
+from pat_skrl_mlflow.run_store._store_address import sqlite_path
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from mlflow import MlflowClient
 
-__all__ = ["open_store", "sqlite_file", "store_writes_in_process"]
+__all__ = ["open_store", "store_writes_in_process"]
 
 LOCK_SUFFIX = ".lock"
 _REMOTE_SCHEMES = ("http://", "https://", "databricks")
@@ -34,15 +35,6 @@ def store_writes_in_process(tracking_uri: str) -> bool:
     ``databricks``), which does that work in its own process.
     """
     return not tracking_uri.startswith(_REMOTE_SCHEMES)
-
-
-def sqlite_file(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (None for other stores or in-memory)."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix):
-        return None
-    path = unquote(uri[len(prefix) :].split("?", 1)[0])
-    return Path(path) if path and path != ":memory:" else None
 
 
 def open_store(uri: str) -> MlflowClient:
@@ -60,7 +52,7 @@ def open_store(uri: str) -> MlflowClient:
 
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
-    with _creation_lock(sqlite_file(uri)):
+    with _creation_lock(sqlite_path(uri)):
         client = MlflowClient(uri)  # may create the schema already
         client.search_experiments(max_results=1)
     return client

@@ -22,9 +22,10 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
 from pat_core import to_mlflow_key
-from pat_skrl_mlflow.run_store._creation import open_store, sqlite_file
+from pat_skrl_mlflow.run_store._creation import open_store
 from pat_skrl_mlflow.run_store._liveness import process_tags
 from pat_skrl_mlflow.run_store._run_client import MlflowRunClient, RunClient, as_run_client
+from pat_skrl_mlflow.run_store._store_address import sqlite_path
 from pat_skrl_mlflow.run_store._writer_messages import Item
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def start_run(
 
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
-    if sqlite_file(mlflow.get_tracking_uri()) is not None:  # a new file: created once
+    if sqlite_path(mlflow.get_tracking_uri()) is not None:  # a new file: created once
         open_store(mlflow.get_tracking_uri())
     resumed = bool(run_id or os.environ.get("MLFLOW_RUN_ID"))
     uri = mlflow.get_tracking_uri()

@@ -16,10 +16,9 @@ from pat_cli.commands._fit import Column, FittedTable
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from pat_cli._histories import Summary
     from pat_cli._mlflow_store import RunInfo
     from pat_cli.commands._fit import Cell
-    from pat_skrl_mlflow import TagStats
+    from pat_skrl_mlflow import MetricSummary, TagStats
 
 TREND_MIN, TREND_MAX = 8, 20
 """Sparkline bars: as many as fit, within these."""
@@ -32,7 +31,7 @@ def run_title(run: RunInfo) -> str:
 
 
 def metrics_table(
-    run: RunInfo, summaries: Sequence[Summary], caption: str, *, width: int | None = None
+    run: RunInfo, summaries: Sequence[MetricSummary], caption: str, *, width: int | None = None
 ) -> FittedTable:
     """One row per metric key: count, step range, last, min, max and a sparkline.
 

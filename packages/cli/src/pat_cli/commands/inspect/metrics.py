@@ -14,9 +14,9 @@ from pat_cli._key_selection import select_keys
 from pat_cli._options import Experiment, JsonOutput, KeyGlobs, TrackingUri
 
 if TYPE_CHECKING:
-    from pat_cli._histories import History, Summary
     from pat_cli._mlflow_store import RunInfo
     from pat_cli._plot import Plotted
+    from pat_skrl_mlflow import History, MetricSummary
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
@@ -55,8 +55,8 @@ def metrics(
     if plot is not None:
         _check_plot_path(plot)
 
-    from pat_cli._histories import read_histories, summarize_run
     from pat_cli._mlflow_store import open_run, resolve_tracking_uri
+    from pat_skrl_mlflow import read_histories, summarize_run
 
     uri = resolve_tracking_uri(tracking_uri)
     client, run = open_run(uri, run_id, experiment)  # a sqlite store is read without MLflow
@@ -108,7 +108,7 @@ def metrics(
 def _empty_history(key: str) -> "History":
     import numpy as np
 
-    from pat_cli._histories import History
+    from pat_skrl_mlflow import History
 
     empty = np.array([], dtype=np.float64)
     return History(key, empty.astype(np.int64), empty, empty.astype(np.int64))
@@ -121,7 +121,7 @@ def _left_running(run: "RunInfo") -> str | None:
 
 
 def _payload(
-    run: "RunInfo", summaries: "list[Summary]", plotted: "Plotted | None"
+    run: "RunInfo", summaries: "list[MetricSummary]", plotted: "Plotted | None"
 ) -> dict[str, object]:
     from pat_cli._plot import payload as plot_payload
 

@@ -11,7 +11,7 @@ give the same numbers.
 Trend lines bin points by step: the run's step range (over the keys asked for) is cut into
 ``FINE_BUCKETS`` equal bins, and each key's occupied bins are merged into at most ``width`` bars.
 
-Imported only inside command bodies: it imports numpy (and mlflow, given an MLflow client).
+MLflow is imported only for an MLflow client's store (the SQL engine path).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from pat_cli._sparkline import HUGE
-from pat_cli._sqlite_store import SqliteStore
+from pat_skrl_mlflow.run_store._sqlite_reader import SqliteStore
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -33,6 +32,9 @@ if TYPE_CHECKING:
 
 HTTP_CONCURRENCY = 8
 FINE_BUCKETS = 200
+HUGE = 1e300
+"""Values at or beyond this magnitude (MLflow stores ±inf as ±the largest double) stay out
+of trend means, as they stay out of a sparkline's scale."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class History:
 
 
 @dataclass(frozen=True)
-class Summary:
+class MetricSummary:
     """What ``pat inspect metrics`` shows per key (min/max ignore NaN; NaN when all are NaN).
 
     ``trend`` holds the mean of each sparkline bar (NaN for a bar with no finite value).
@@ -71,7 +73,7 @@ class MetricReader(Protocol):
 
     def summarize(
         self, run_id: str, keys: Sequence[str], latest: Mapping[str, float], width: int
-    ) -> list[Summary]:
+    ) -> list[MetricSummary]:
         """Summaries of ``keys`` that have points, in that order."""
 
     def histories(self, run_id: str, keys: Sequence[str]) -> dict[str, History]:
@@ -88,7 +90,7 @@ class SqliteFileReader:
 
     def summarize(
         self, run_id: str, keys: Sequence[str], latest: Mapping[str, float], width: int
-    ) -> list[Summary]:
+    ) -> list[MetricSummary]:
         rows = self.store.summary_rows(run_id, keys, FINE_BUCKETS, HUGE)
         return _summaries_from_rows(rows, keys, latest, width)
 
@@ -109,7 +111,7 @@ class SqlStoreReader:
 
     def summarize(
         self, run_id: str, keys: Sequence[str], latest: Mapping[str, float], width: int
-    ) -> list[Summary]:
+    ) -> list[MetricSummary]:
         return _summarize_sql(self.store, run_id, keys, latest, width)
 
     def histories(self, run_id: str, keys: Sequence[str]) -> dict[str, History]:
@@ -127,7 +129,7 @@ class RequestReader:
 
     def summarize(
         self, run_id: str, keys: Sequence[str], latest: Mapping[str, float], width: int
-    ) -> list[Summary]:
+    ) -> list[MetricSummary]:
         histories = self.histories(run_id, keys)
         return summarize_histories([histories[k] for k in keys if k in histories], width=width)
 
@@ -154,7 +156,7 @@ def summarize_run(
     latest: Mapping[str, float],
     *,
     width: int = 20,
-) -> tuple[list[Summary], str]:
+) -> tuple[list[MetricSummary], str]:
     """Summaries of ``keys`` (in that order) and how they were read: ``"sql"`` or ``"per-key"``.
 
     ``latest`` is the run's latest value per key (``run.data.metrics``: MLflow's own notion of
@@ -180,7 +182,7 @@ def read_histories_per_key(
     return RequestReader(client, workers).histories(run_id, keys)
 
 
-def summarize_histories(histories: Sequence[History], *, width: int = 20) -> list[Summary]:
+def summarize_histories(histories: Sequence[History], *, width: int = 20) -> list[MetricSummary]:
     """The numpy twin of the SQL aggregate: same numbers from histories held in memory."""
     present = [h for h in histories if len(h.steps)]
     lo = min((int(h.steps.min()) for h in present), default=0)
@@ -195,7 +197,7 @@ def summarize_histories(histories: Sequence[History], *, width: int = 20) -> lis
         sums = np.bincount(fine, weights=np.where(usable, values, 0.0), minlength=FINE_BUCKETS)
         counts = np.bincount(fine, weights=usable.astype(np.float64), minlength=FINE_BUCKETS)
         summaries.append(
-            Summary(
+            MetricSummary(
                 key=history.key,
                 count=len(values),
                 nan_count=len(values) - len(real),
@@ -248,7 +250,7 @@ def _key_clause(column: Any, keys: Sequence[str]) -> Any:
 
 def _summarize_sql(
     store: Any, run_id: str, keys: Sequence[str], latest: Mapping[str, float], width: int
-) -> list[Summary]:
+) -> list[MetricSummary]:
     import sqlalchemy as sa
     from mlflow.store.tracking.dbmodels.models import SqlMetric
 
@@ -288,7 +290,7 @@ def _summarize_sql(
 
 def _summaries_from_rows(
     rows: Sequence[Sequence[Any]], keys: Sequence[str], latest: Mapping[str, float], width: int
-) -> list[Summary]:
+) -> list[MetricSummary]:
     """Summaries of ``keys`` from the rows of the per (key, fine bin) aggregate.
 
     Row columns: key, fine bin, count, non-NaN count, min step, max step, min, max, sum and
@@ -306,7 +308,7 @@ def _summaries_from_rows(
         mins = [r[6] for r in group if r[6] is not None]
         maxs = [r[7] for r in group if r[7] is not None]
         summaries.append(
-            Summary(
+            MetricSummary(
                 key=key,
                 count=count,
                 nan_count=count - sum(r[3] for r in group),

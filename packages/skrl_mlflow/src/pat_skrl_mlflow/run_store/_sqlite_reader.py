@@ -24,8 +24,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from pat_cli._run_info import PROCESS_TAGS, RunInfo
-from pat_cli._store_address import experiment_choice, sqlite_path
+from pat_skrl_mlflow.run_store._run_info import PROCESS_TAGS, RunInfo
+from pat_skrl_mlflow.run_store._store_address import experiment_choice, sqlite_path
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
