@@ -142,8 +142,8 @@ def run(quick: bool) -> dict[str, Any]:
         f"interleaved, median of {repeats} after one discarded round. In-process figures "
         "reuse one warmed reader per variant; the subprocess figures include start-up.",
         "pat's reader: `pat_skrl_mlflow.read_histories` on a `SqliteStore` (Python's sqlite3 "
-        "on MLflow's file, no MLflow import): one aggregate SQL query for the summary, one query per key "
-        "for every point; the baseline reads each key with `get_metric_history`, "
+        "on MLflow's file, no MLflow import): one aggregate SQL query for the summary, one "
+        "query per key for every point; the baseline reads each key with `get_metric_history`, "
         "sequentially, as a user of MLflow's client would.",
         "The baseline script pays the start-up of Python, MLflow and its store (seconds here) "
         "once; `pat inspect metrics` finds the run and summarises it with sqlite3, without "
