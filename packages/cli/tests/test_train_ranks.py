@@ -42,6 +42,9 @@ if out and os.environ.get("RANK"):
 
     def spy_emit(self, at, **kwargs):
         step[0] = at
+        if len(self.pipeline.window):  # a window with values: its points are due
+            with open(Path(out, f"rank{rank}.emitted"), "a") as file:
+                file.write(f"{at}\\n")
         return emit(self, at, **kwargs)
 
     def spy_combine(reducers):
@@ -203,6 +206,15 @@ def test_a_rank_that_dies_ends_the_run_failed_naming_it(tmp_path):
     with sqlite3.connect(work / "mlflow.db") as connection:
         tags = dict(connection.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (run_id,)))
     assert tags["pat.failed_rank"] == "1"
+    from pat_skrl_mlflow import Spool
+
+    # Every window rank 0 closed, while rank 1 lived (pooled) or after it died (rank 0's own,
+    # once pooling failed), reached the store or waits in the run's spool for `pat sync`.
+    closed = {int(line) for line in (spy / "rank0.emitted").read_text().split()}
+    with sqlite3.connect(work / "mlflow.db") as connection:
+        stored = {step for (step,) in connection.execute("SELECT DISTINCT step FROM metrics")}
+    spooled = {p.point.step for d in work.rglob("pat_spool") for p in Spool(d).pending()}
+    assert closed <= stored | spooled, sorted(closed - stored - spooled)
 
 
 @pytest.mark.parametrize(

@@ -153,3 +153,18 @@ def test_instrumented_run_does_not_count_tags(tmp_path, store):
         runner.run()
     assert handle.tag_stats == []  # counting is capture-only: no cost on real runs
     assert MlflowClient(tracking_uri=store).get_run(handle.run_id).data.metrics
+
+
+def test_a_window_the_ranks_cannot_combine_is_logged_as_this_rank_s_own(tmp_path, store):
+    """A rank died mid-training: the pooling collective fails, this rank's windows still count.
+
+    No process group exists here, so ``aggregate_across_ranks`` fails as it does once a peer
+    of a real group is gone (``test_train_ranks.py`` kills one of two real ranks).
+    """
+    runner = _runner(tmp_path)
+    with instrument(runner.agent, run="new", tracking_uri=store, log_config=False) as handle:
+        handle.aggregate_ranks = True  # as on rank 0 of a group that broke
+        runner.run()
+    assert handle.aggregate_ranks is False  # no further collectives on a broken group
+    steps = [step for step, _ in metric_histories(store, handle.run_id)["policy_loss"]]
+    assert steps == [16, 32]  # every window, not dropped with the failed pooling

@@ -368,7 +368,16 @@ class Instrumentation:
     def _emit(self, step: int, *, collective: bool = True) -> None:
         values, reducers = self.pipeline.close_window()
         if self.aggregate_ranks and collective:
-            values = aggregate_across_ranks(reducers)
+            try:
+                values = aggregate_across_ranks(reducers)
+            except Exception as exc:  # a rank is gone: this rank's own window, not nothing
+                self.aggregate_ranks = False  # the group is broken: no further collectives
+                _log.warning(
+                    "pat: combining the window at step %d across ranks failed (%s); this "
+                    "process logs its own windows from now on",
+                    step,
+                    str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                )
         self.windows += 1
         self.pacer.last_emitted = step
         if not values:
