@@ -423,7 +423,7 @@ class Instrumentation:
             if self.sender is not None:
                 self.sender.close(self.flush_timeout)
             if target is not None:
-                directory = getattr(self.agent, "experiment_dir", None)
+                directory = experiment_dir(self.agent)
                 end_run(
                     target,
                     self.sender,

@@ -19,9 +19,6 @@ if TYPE_CHECKING:
 
     from pat_skrl_mlflow import LoggedPolicy
 
-RUN_FILES = "runs/*/*/pat_run.json"
-"""pat-skrl-mlflow's ``RUN_FILE`` in skrl's experiment directories ``runs/<task>/<time>_<ALGO>/``
-under the working directory (a literal: ``pat --help`` imports no library)."""
 TASK_TAG, ALGORITHM_TAG = "pat.task", "pat.algorithm"
 ONNX_PACKAGES = ("onnx", "onnxruntime", "onnxscript")
 ONNX_INSTALL = "pip install 'pat-skrl-mlflow[onnx]'"
@@ -207,9 +204,16 @@ def _recorded_agent_cfg(client: "MlflowClient", run_id: str, scratch: Path) -> P
         return None
 
 
+def _run_files() -> str:
+    """The glob of run records (``RUN_FILE``) in ``runs/<task>/<time>_<ALGO>/``."""
+    from pat_skrl_mlflow import RUN_FILE
+
+    return f"runs/*/*/{RUN_FILE}"
+
+
 def experiment_directory(run_id: str, root: Path | None = None) -> Path | None:
     """The skrl experiment directory whose ``pat_run.json`` names ``run_id``, under ``root``."""
-    for run_file in sorted((root or Path.cwd()).glob(RUN_FILES)):
+    for run_file in sorted((root or Path.cwd()).glob(_run_files())):
         try:
             recorded = json.loads(run_file.read_text())
         except (OSError, ValueError):
@@ -225,7 +229,7 @@ def _latest_checkpoint(run_id: str) -> Path:
     directory = experiment_directory(run_id)
     if directory is None:
         fail(
-            f"missing option --checkpoint: no {RUN_FILES} under {Path.cwd()} names run "
+            f"missing option --checkpoint: no {_run_files()} under {Path.cwd()} names run "
             f"{run_id}; expected --checkpoint PATH, a skrl checkpoint (agent_*.pt) of the run.",
             hint="run this where `pat train` ran, or pass --checkpoint.",
         )
