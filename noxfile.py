@@ -51,6 +51,8 @@ def _pytest(session: nox.Session, *paths: str, marker: str, workers: str = "0") 
         marker,
         "-n",
         workers,
+        "--dist",
+        "worksteal",  # a worker left idle takes queued tests from the other one
         "--durations=15",  # the slowest tests of every run, to keep the suite quick (issue 19)
         *paths,
         *session.posargs,

@@ -52,6 +52,7 @@ UNREDUCIBLE = {
 }
 
 
+@pytest.mark.usefixtures("in_process_writes")
 @pytest.mark.parametrize("kind", list(UNREDUCIBLE))
 def test_one_unreducible_value_skips_only_itself(tmp_path, store, kind):
     """Item 1: the bad value is skipped and reported once; every window is stored."""
@@ -85,6 +86,7 @@ def test_one_unreducible_value_skips_only_itself(tmp_path, store, kind):
     assert "skipped" in str(summary)
 
 
+@pytest.mark.usefixtures("in_process_writes")
 def test_ragged_nested_lists_are_flattened(tmp_path, store):
     """Item 13: the docs say nested lists are flattened; ragged ones were skipped."""
     runner = _runner(tmp_path)
@@ -101,6 +103,7 @@ def test_ragged_nested_lists_are_flattened(tmp_path, store):
 LONG = "Probe / " + "a" * 244  # its key is 250 characters: <key>/<stat> is not
 
 
+@pytest.mark.usefixtures("in_process_writes")
 def test_derived_names_are_valid_and_one_bad_name_never_takes_good_keys(tmp_path, store):
     """Item 2: `<key>/<stat>` over 250 characters was rejected and took good keys with it."""
     runner = _runner(tmp_path)
@@ -189,6 +192,7 @@ def _through_the_proxy(proxied, tmp_path, monkeypatch, during):  # type: ignore[
 
 
 @pytest.mark.server
+@pytest.mark.no_skrl  # the store's answers: skrl only supplies the metrics
 @pytest.mark.parametrize(
     ("status", "html"), [(401, False), (403, False), (403, True), (404, False), (429, False)]
 )
@@ -217,6 +221,7 @@ def test_auth_throttling_and_missing_run_answers_spool_not_reject(  # noqa: PLR0
 
 
 @pytest.mark.server
+@pytest.mark.no_skrl
 @pytest.mark.parametrize("body", [b"", b"{}"])
 def test_a_200_answer_that_stored_nothing_is_not_delivered(proxied, tmp_path, monkeypatch, body):  # type: ignore[no-untyped-def]
     """Item 5: a gateway answering 200 without forwarding lost every point silently."""
@@ -237,6 +242,7 @@ def test_a_200_answer_that_stored_nothing_is_not_delivered(proxied, tmp_path, mo
 
 
 @pytest.mark.server
+@pytest.mark.no_skrl
 def test_a_200_that_stored_nothing_is_caught_when_the_value_did_not_change(
     proxied, tmp_path, monkeypatch
 ):  # type: ignore[no-untyped-def]
@@ -266,6 +272,7 @@ def test_a_200_that_stored_nothing_is_caught_when_the_value_did_not_change(
     assert sorted(m.step for m in history) == list(range(20))
 
 
+@pytest.mark.no_skrl
 def test_a_refusal_naming_the_run_is_not_split_point_by_point(store, tmp_path):  # type: ignore[no-untyped-def]
     """Item 2: a deleted run refuses every request the same way: spooled, not rejected."""
     client = MlflowClient(store)

@@ -14,6 +14,8 @@ from skrl_mlflow_support import (
     vector_env,
 )
 
+pytestmark = pytest.mark.usefixtures("in_process_writes")  # subject: capture, not the writer
+
 TIMESTEPS = 100
 EXPECTED_KEYS = {
     "A2C": {"policy_loss", "value_loss", "entropy_loss", "policy_std", "episode_reward_mean"},

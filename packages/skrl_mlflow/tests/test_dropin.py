@@ -13,6 +13,8 @@ from mlflow import MlflowClient
 from pat_skrl_mlflow import create_mlflow_logging_wrapper, instrument
 from skrl_mlflow_support import SKRL2, make_runner, metric_histories, runner_cfg, vector_env
 
+pytestmark = pytest.mark.usefixtures("in_process_writes")  # subject: capture, not the writer
+
 TIMESTEPS = 48
 
 # verbatim from the replaced integration's documentation

@@ -16,7 +16,10 @@ from skrl_mlflow_support import (
     same_value,
 )
 
-pytestmark = pytest.mark.skipif(not SKRL2, reason="multi-agent update(uid=...) is skrl 2.x")
+pytestmark = [
+    pytest.mark.skipif(not SKRL2, reason="multi-agent update(uid=...) is skrl 2.x"),
+    pytest.mark.usefixtures("in_process_writes"),  # subject: capture, not the writer
+]
 simple_spread_v3 = pytest.importorskip("mpe2.simple_spread_v3")
 
 TIMESTEPS = 64

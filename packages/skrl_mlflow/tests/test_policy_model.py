@@ -86,6 +86,7 @@ def observations_of(agent: Any, rows: int = 9, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(rows, size)).astype(np.float32)
 
 
+@pytest.mark.usefixtures("in_process_writes")  # the training's metrics are incidental here
 def test_a_gaussian_policy_is_logged_with_its_signature_files_and_metrics(tmp_path, store):
     agent, run_id = train(tmp_path, store, discrete=False, **SCALER)
     client = MlflowClient(store)
@@ -168,6 +169,7 @@ def test_a_gaussian_policy_is_logged_with_its_signature_files_and_metrics(tmp_pa
 
 
 @discrete_only_on_skrl2
+@pytest.mark.usefixtures("in_process_writes")  # the training's metrics are incidental here
 def test_a_categorical_policy_registered_loads_from_the_registry(tmp_path, store):
     agent, run_id = train(tmp_path, store, discrete=True)
 
@@ -213,6 +215,7 @@ def test_the_store_writer_process_logs_the_policy_the_same_way(tmp_path, store):
     np.testing.assert_allclose(predicted, skrl_actions(agent, observations), atol=1e-6)
 
 
+@pytest.mark.usefixtures("in_process_writes")  # the training's metrics are incidental here
 @pytest.mark.parametrize("algorithm", ["TD3", "SAC"])
 def test_off_policy_agents_log_their_deterministic_actions(tmp_path, store, algorithm):
     agent, run_id = train(tmp_path, store, discrete=False, algorithm=algorithm)
@@ -227,6 +230,7 @@ def test_off_policy_agents_log_their_deterministic_actions(tmp_path, store, algo
 
 
 @needs_onnx
+@pytest.mark.usefixtures("in_process_writes")  # the training's metrics are incidental here
 @pytest.mark.parametrize(
     "discrete",
     [pytest.param(True, marks=discrete_only_on_skrl2), False],
@@ -256,6 +260,8 @@ def test_the_onnx_policy_acts_as_the_torch_one(tmp_path, store, discrete):
     np.testing.assert_allclose(onnx_actions, skrl_actions(agent, observations), atol=1e-5)
 
 
+@pytest.mark.usefixtures("in_process_writes")  # the training's metrics are incidental here
+@pytest.mark.no_skrl  # argument checks: skrl's version plays no part
 def test_an_unusable_request_fails_before_anything_is_logged(tmp_path, store):
     agent, run_id = train(tmp_path, store, discrete=False)
     client = MlflowClient(store)
@@ -273,6 +279,7 @@ def test_an_unusable_request_fails_before_anything_is_logged(tmp_path, store):
     assert list(client.search_logged_models([experiment])) == []
 
 
+@pytest.mark.usefixtures("in_process_writes")  # the training's metrics are incidental here
 def test_the_module_is_a_cpu_copy_that_leaves_the_agent_alone(tmp_path, store):
     agent, _ = train(tmp_path, store, discrete=False, **SCALER)
     before = {k: v.clone() for k, v in agent.policy.state_dict().items()}

@@ -20,6 +20,8 @@ from skrl_mlflow_support import (
     vector_env,
 )
 
+pytestmark = pytest.mark.usefixtures("in_process_writes")  # subject: capture, not the writer
+
 SKRL_PREFIXES = ("Reward / ", "Loss / ", "Policy / ", "Stats / ", "Episode / ")
 
 
