@@ -222,6 +222,33 @@ def test_auth_throttling_and_missing_run_answers_spool_not_reject(  # noqa: PLR0
 
 @pytest.mark.server
 @pytest.mark.no_skrl
+@pytest.mark.parametrize("status", [401, 403])
+def test_the_end_does_not_wait_out_refused_credentials(proxied, tmp_path, monkeypatch, status):  # type: ignore[no-untyped-def]
+    """An expired token kept `pat train` at its end for the whole flush timeout (60 s),
+    retrying a request that cannot succeed: now one last try, then the spool keeps them."""
+    server, proxy = proxied
+    proxy.set_mode("pass")
+    monkeypatch.setenv("PAT_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    run_id = MlflowClient(proxy.url).create_run("0").info.run_id
+    sink = durable_sink(MlflowClient(proxy.url), run_id, tracking_uri=proxy.url)
+    sender = BackgroundSender(sink, linger_seconds=0.0)
+    proxy.refuse_status, proxy.refuse_html = status, False
+    produced = _points(["policy_loss", "value_loss"], 20)
+    with proxy.fault("refuse"):
+        sender.submit(produced)
+        assert sender.flush(30)
+        tries_before = proxy.log_batches["refuse"]
+        sender.close(timeout=60)
+        tries_at_close = proxy.log_batches["refuse"] - tries_before
+    # without the fix the drainer retried for 60 s (backoff 0.5 s doubling: 7 tries)
+    assert 1 <= tries_at_close <= 2  # the last try, and one that may have been under way
+    assert sink.stats.waiting == len(produced)  # all of them wait for `pat sync`
+    assert _stored(server.url, run_id) == []
+
+
+@pytest.mark.server
+@pytest.mark.no_skrl
 @pytest.mark.parametrize("body", [b"", b"{}"])
 def test_a_200_answer_that_stored_nothing_is_not_delivered(proxied, tmp_path, monkeypatch, body):  # type: ignore[no-untyped-def]
     """Item 5: a gateway answering 200 without forwarding lost every point silently."""

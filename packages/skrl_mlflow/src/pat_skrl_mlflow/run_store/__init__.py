@@ -72,6 +72,7 @@ from pat_skrl_mlflow.run_store._sink import (
     MlflowSink,
     Sink,
     SinkRejected,
+    SinkUnauthorized,
     SinkUnavailable,
 )
 from pat_skrl_mlflow.run_store._spool import Spool
@@ -137,6 +138,7 @@ __all__ = [
     "SenderStats",
     "Sink",
     "SinkRejected",
+    "SinkUnauthorized",
     "SinkUnavailable",
     "Spool",
     "SpoolBusy",

@@ -59,6 +59,14 @@ class SinkUnavailable(Exception):  # noqa: N818 - reads as "the sink is unavaila
     """The store could not be reached or failed; the same request may succeed later."""
 
 
+class SinkUnauthorized(SinkUnavailable):
+    """The store refused the credentials (HTTP 401, 403): a person must renew them.
+
+    The points wait as for any outage, but the end of a run does not wait this out: a
+    token does not renew itself while the process ends (``pat sync`` delivers later).
+    """
+
+
 @runtime_checkable
 class Sink(Protocol):
     """A store that accepts batches of metric points."""
@@ -158,6 +166,10 @@ class MlflowSink:
             message = one_line(exc)
             retried = _RETRIED_STATUS.search(message)  # MLflow's retries ran out on it
             status = int(retried.group(1)) if retried else _http_status(exc)
+            if status in _CREDENTIALS:
+                raise SinkUnauthorized(
+                    f"HTTP {status}, {_NOT_ABOUT_THE_POINTS[status]}: {message}"
+                ) from exc
             if status in _NOT_ABOUT_THE_POINTS:
                 raise SinkUnavailable(
                     f"HTTP {status}, {_NOT_ABOUT_THE_POINTS[status]}: {message}"
@@ -239,6 +251,7 @@ _NOT_ABOUT_THE_POINTS = {
     429: "too many requests",
 }
 """Client-error answers that refuse the request, not its points: the points wait (spooled)."""
+_CREDENTIALS = (401, 403)
 
 
 _RETRIED_STATUS = re.compile(r"too many (\d{3}) error responses")

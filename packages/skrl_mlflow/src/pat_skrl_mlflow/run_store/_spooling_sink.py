@@ -31,6 +31,7 @@ from pat_skrl_mlflow.run_store._sink import (
     MlflowSink,
     Sink,
     SinkRejected,
+    SinkUnauthorized,
     SinkUnavailable,
     client_uri,
     write_bisecting,
@@ -161,6 +162,7 @@ class SpoolingSink:
         self._state = threading.RLock()  # re-entrant: see keep()
         self._backlog = offline or spool.pending_count() > 0
         self._stop = threading.Event()
+        self._closing = threading.Event()  # close() is waiting for the drainer
         self._wake = threading.Event()
         self._drainer: threading.Thread | None = None
         self._stats = SpoolStats(path=spool.directory)
@@ -275,6 +277,7 @@ class SpoolingSink:
     def _drain_loop(self) -> None:
         delay = self.backoff
         while not self._stop.is_set():
+            closing = self._closing.is_set()
             try:
                 with self.spool.exclusive():
                     result = drain(self.spool, self._write_run, stop=self._stop.is_set)
@@ -285,6 +288,12 @@ class SpoolingSink:
                         self._end_outage()
                         return
                 delay = self.backoff
+            except SinkUnauthorized:
+                if closing:  # a try made for close() was refused: do not wait out the timeout
+                    return
+                self._wake.wait(delay)
+                self._wake.clear()
+                delay = min(delay * 2, self.max_backoff)
             except SinkUnavailable:
                 self._wake.wait(delay)
                 self._wake.clear()
@@ -340,11 +349,14 @@ class SpoolingSink:
     def close(self, timeout: float | None = 30.0) -> int:
         """Try to deliver the backlog for up to ``timeout`` seconds, then stop.
 
+        A store that refuses the credentials (401, 403) gets one try, not the whole timeout.
+
         Returns:
             The points still waiting in the spool (``pat sync`` delivers them).
         """
         drainer = self._drainer
         if drainer is not None and drainer.is_alive():
+            self._closing.set()
             self._wake.set()  # retry now rather than after the current backoff
             drainer.join(timeout=30.0 if timeout is None else max(0.0, timeout))
         self._stop.set()

@@ -22,8 +22,8 @@ Protocol on the child's stdin/stdout: length-prefixed pickles. The parent sends 
 URI first (not on the command line: it may hold a password) with whether to open the store
 at once, then ``(kind, payload)`` per request (``("environ", (changes, (kind, payload)))``
 first applies the parent's environment changes: name -> value, None: removed).
-``("metrics", (run_id, points))`` is answered ``("ok", "")``, ``("rejected", reason)`` or
-``("unavailable", reason)`` -- the outcomes of
+``("metrics", (run_id, points))`` is answered ``("ok", "")``, ``("rejected", reason)``,
+``("unauthorized", reason)`` or ``("unavailable", reason)`` -- the outcomes of
 :class:`~pat_skrl_mlflow.run_store._sink.MlflowSink.write`; the other kinds are client calls. The
 child's :class:`~pat_skrl_mlflow.run_store._writer_server.StoreServer` answers them all. The child
 ignores Ctrl-C (the parent decides when it ends) and exits when its stdin closes, so it
@@ -44,7 +44,13 @@ import time
 from typing import IO, TYPE_CHECKING, Any
 
 from pat_skrl_mlflow.run_store._creation import store_writes_in_process
-from pat_skrl_mlflow.run_store._sink import MetricPoint, MlflowSink, SinkRejected, SinkUnavailable
+from pat_skrl_mlflow.run_store._sink import (
+    MetricPoint,
+    MlflowSink,
+    SinkRejected,
+    SinkUnauthorized,
+    SinkUnavailable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -331,6 +337,8 @@ class ProcessSink(MlflowSink):
             raise SinkUnavailable(f"pat's store writer process ended: {exc!r}") from exc
         if outcome == "rejected":
             raise SinkRejected(reason)
+        if outcome == "unauthorized":
+            raise SinkUnauthorized(reason)
         if outcome != "ok":
             raise SinkUnavailable(reason)
 

@@ -19,6 +19,7 @@ from pat_skrl_mlflow.run_store._sink import (
     MetricPoint,
     MlflowSink,
     SinkRejected,
+    SinkUnauthorized,
     SinkUnavailable,
     one_line,
 )
@@ -99,7 +100,8 @@ class StoreServer:
     def store_metrics(self, run_id: str, rows: list[Any]) -> tuple[str, str]:
         """Store one request's points as ``MlflowSink.write`` would.
 
-        Returns ``("ok", "")``, ``("rejected", reason)`` or ``("unavailable", reason)``.
+        Returns ``("ok", "")``, ``("rejected", reason)``, ``("unauthorized", reason)`` or
+        ``("unavailable", reason)``.
         """
         try:
             client = self._opened()
@@ -112,6 +114,8 @@ class StoreServer:
             sink.write([MetricPoint(*row) for row in rows])
         except SinkRejected as error:
             return ("rejected", str(error))
+        except SinkUnauthorized as error:
+            return ("unauthorized", str(error))
         except SinkUnavailable as error:
             return ("unavailable", str(error))
         return ("ok", "")
