@@ -23,6 +23,7 @@ from skrl_mlflow_support import (
 pytestmark = [
     pytest.mark.isaaclab,
     pytest.mark.skipif(not SKRL2, reason="Isaac Lab 3.0 is used with skrl 2.x"),
+    pytest.mark.usefixtures("in_process_writes"),  # subject: capture, not the writer
 ]
 kitless = pytest.importorskip("pat_env_metrics.kitless")
 if not kitless.isaaclab_available():
