@@ -150,6 +150,30 @@ def test_unreachable_store_spools_without_waiting_and_sync_delivers_later(
     assert len(MlflowClient(store).get_metric_history(run_id, "loss")) == 2000
 
 
+def test_the_senders_one_record_holds_what_the_spool_counted(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One record counts a delivery from submission to the store (issue 16): the sender's."""
+    for name in HTTP_DEFAULTS:
+        monkeypatch.delenv(name, raising=False)
+    run_id = MlflowClient(store).create_run("0").info.run_id
+    dead = MlflowClient(f"http://127.0.0.1:{free_port()}")
+    spool = Spool(tmp_path / "spool")
+    sink = SpoolingSink(MlflowSink(dead, run_id), spool, backoff=0.05, max_backoff=0.2)
+    sender = BackgroundSender(sink, linger_seconds=0.0)
+    sender.submit(_points(300))
+    sender.close(timeout=1.0)
+
+    stats = sender.stats
+    # handed over = taken by the spool; none in the store, all 300 waiting there
+    assert (stats.submitted, stats.delivered, stats.pending) == (300, 300, 0)
+    assert (stats.spool, stats.spooled, stats.waiting) == (spool.directory, 300, 300)
+    assert (stats.stored, stats.in_spool) == (0, 300)
+    assert len(stats.outages) == 1
+    assert stats.outages[0][1] is None  # the outage had not ended
+    assert sink.stats.spooled == stats.spooled  # the spool's own record, the same count
+
+
 def test_mask_uri_hides_passwords_and_bare_tokens() -> None:
     assert mask_uri("http://alice:s3cret@host:5000/p") == "http://alice:***@host:5000/p"
     assert mask_uri("https://tok3n@host") == "https://***@host"

@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pat_skrl_mlflow import _agent, _lifecycle
-from pat_skrl_mlflow._ending import end_run, forced_exit, spooling_sink
+from pat_skrl_mlflow._ending import end_run, forced_exit
 from pat_skrl_mlflow._report import Summary, TagStats, as_float, report_unknown_patterns
 from pat_skrl_mlflow.capture import AgentHooks, CapturingDict, DiscardingDict, EnvInfoGate
 from pat_skrl_mlflow.run_store import (
@@ -165,17 +165,12 @@ class Instrumentation:
     def summary(self) -> Summary:
         """Counters, names and unmatched patterns so far."""
         stats = self.sender.stats if self.sender is not None else None
-        sink = spooling_sink(self.sender)
-        spool = sink.stats if sink is not None else None
-        # the sender counts a spooled point as delivered; it is stored once the spool is
-        spooled = spool.spooled - spool.delivered_from_spool if spool else 0
         return Summary(
             run_id=self.run_id,
-            points_logged=(stats.delivered - spooled) if stats else 0,
-            points_waiting=max(0, spooled - spool.rejected_from_spool) if spool else 0,
-            spool=str(spool.path) if spool and spool.spooled else None,
-            points_rejected=(stats.rejected if stats else 0)
-            + (spool.rejected_from_spool if spool else 0),
+            points_logged=stats.stored if stats else 0,
+            points_waiting=stats.in_spool if stats else 0,
+            spool=str(stats.spool) if stats and stats.spool and stats.spooled else None,
+            points_rejected=(stats.rejected + stats.rejected_from_spool) if stats else 0,
             points_filtered=self.pipeline.points_filtered,
             points_dropped=stats.dropped if stats else 0,
             points_failed=(stats.failed if stats else 0) + len(self._unbound),

@@ -100,7 +100,7 @@ def _write_result(work: Path, handle: Any, trained: float, closing: float, close
         "delivered_from_spool": stats.delivered_from_spool,
         "waiting": stats.waiting,
         "outages": stats.outages,
-        "spool": str(stats.path),
+        "spool": str(stats.spool),
         "sender": {"failed": sender.failed, "dropped": sender.dropped, "rejected": sender.rejected},
     }
     (work / "result.json").write_text(json.dumps(result))

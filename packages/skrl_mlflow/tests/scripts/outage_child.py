@@ -98,7 +98,7 @@ def _write_result(work: Path, handle, trained: float | None = None) -> None:  # 
         "delivered_from_spool": stats.delivered_from_spool,
         "waiting": stats.waiting,
         "outages": stats.outages,
-        "spool": str(stats.path),
+        "spool": str(stats.spool),
     }
     (work / "result.json").write_text(json.dumps(result))
 

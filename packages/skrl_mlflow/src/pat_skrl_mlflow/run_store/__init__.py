@@ -66,8 +66,9 @@ from pat_skrl_mlflow.run_store._run_info import (
     RunInfo,
 )
 from pat_skrl_mlflow.run_store._secrets import MaskingFilter, mask_secrets, mask_uri, protect
-from pat_skrl_mlflow.run_store._sender import BackgroundSender, SenderStats
+from pat_skrl_mlflow.run_store._sender import BackgroundSender
 from pat_skrl_mlflow.run_store._sink import (
+    DeliveryStats,
     MetricPoint,
     MlflowSink,
     Sink,
@@ -116,6 +117,7 @@ __all__ = [
     "RUN_FILE",
     "TRAINING_EXPERIMENT_KIND",
     "BackgroundSender",
+    "DeliveryStats",
     "History",
     "Item",
     "ListedRun",
@@ -135,7 +137,6 @@ __all__ = [
     "RunNotInStore",
     "RunStatus",
     "RunTarget",
-    "SenderStats",
     "Sink",
     "SinkRejected",
     "SinkUnauthorized",

@@ -4,14 +4,14 @@ Policy when the store is slower than training: points wait in one queue bounded 
 ``max_queue_points``. :meth:`BackgroundSender.submit` never waits longer than
 ``block_seconds`` for room; when the queue is still full after that, the *oldest*
 queued points are dropped to make room (recent values are worth more than stale
-ones), counted in :attr:`SenderStats.dropped` and reported once.
+ones), counted in :attr:`DeliveryStats.dropped` and reported once.
 
 Delivery: points wait up to ``linger_seconds`` to be sent together (fewer, fuller
 requests: each request costs the store, and the sender's Python time competes with
 training for the GIL), up to ``sink.max_batch`` points per request. A request the store rejects is
 split in halves until each rejected point stands alone (``write_bisecting``), so one bad
 metric never takes others with it; rejected keys are counted and reported once each with
-the reason. The sender does not retry: pat's sink is a spooling one (``_durable``), which
+the reason. The sender does not retry: pat's sink is a spooling one (``_spooling_sink``), which
 keeps what the store cannot take and delivers it later; a bare sink's unreachable store is
 counted as failed. Nothing here ever raises into the caller's thread.
 """
@@ -22,11 +22,10 @@ import collections
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pat_skrl_mlflow.run_store._sink import (
-    Delivery,
+    DeliveryStats,
     MetricPoint,
     Sink,
     SinkUnavailable,
@@ -36,39 +35,9 @@ from pat_skrl_mlflow.run_store._sink import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["BackgroundSender", "SenderStats"]
+__all__ = ["BackgroundSender"]
 
 _log = logging.getLogger("pat_skrl_mlflow")
-
-
-@dataclass
-class SenderStats:
-    """Counters of a :class:`BackgroundSender` (a snapshot).
-
-    Attributes:
-        submitted: Points handed to the sender.
-        delivered: Points the store accepted.
-        rejected: Points the store refused (see ``rejections``).
-        failed: Points not stored because the store was unreachable.
-        dropped: Points dropped because the queue was full.
-        requests: Requests sent to the store.
-        rejections: Rejected key -> the store's reason (first one seen).
-        last_error: The last "unavailable" error, if any.
-    """
-
-    submitted: int = 0
-    delivered: int = 0
-    rejected: int = 0
-    failed: int = 0
-    dropped: int = 0
-    requests: int = 0
-    rejections: dict[str, str] = field(default_factory=dict)
-    last_error: str | None = None
-
-    @property
-    def pending(self) -> int:
-        """Points submitted and not yet delivered, rejected, failed or dropped."""
-        return self.submitted - self.delivered - self.rejected - self.failed - self.dropped
 
 
 class BackgroundSender:
@@ -103,7 +72,7 @@ class BackgroundSender:
         self._flushing = 0
         self._queue: collections.deque[MetricPoint] = collections.deque()
         self._cond = threading.Condition()
-        self._stats = SenderStats()
+        self._stats = DeliveryStats()
         self._in_flight = 0
         self._in_flight_batch: list[MetricPoint] = []
         self._closing = False
@@ -228,12 +197,12 @@ class BackgroundSender:
                 self._stats.failed += len(points)
 
     @property
-    def stats(self) -> SenderStats:
-        """A snapshot of the counters."""
+    def stats(self) -> DeliveryStats:
+        """A snapshot of the counters, with the spool's when the sink spools."""
         with self._cond:
-            snapshot = SenderStats(**{**self._stats.__dict__})
-            snapshot.rejections = dict(self._stats.rejections)
-            return snapshot
+            snapshot = self._stats.copy()
+        spool = getattr(self.sink, "stats", None)  # a spooling sink's own record
+        return snapshot.with_spool(spool) if isinstance(spool, DeliveryStats) else snapshot
 
     @property
     def closed(self) -> bool:
@@ -309,7 +278,7 @@ class BackgroundSender:
             self._cond.wait(remaining)
 
     def _deliver(self, batch: list[MetricPoint]) -> None:
-        delivery = Delivery()
+        delivery = DeliveryStats()
         try:
             write_bisecting(batch, self.sink.write, delivery)
         except SinkUnavailable as exc:
@@ -322,7 +291,7 @@ class BackgroundSender:
         if delivery.rejected:
             self._count_rejected(delivery)
 
-    def _count_rejected(self, delivery: Delivery) -> None:
+    def _count_rejected(self, delivery: DeliveryStats) -> None:
         with self._cond:
             if self._abandoned:
                 return

@@ -3,13 +3,14 @@
 A :class:`Sink` writes one request's worth of points and says, by the exception it
 raises, whether the store refused the request (retrying cannot help: a bad name, a
 deleted run) or could not be reached (retrying may help). A sink only talks to one
-store; the spooling sink (``_durable``) wraps one and is the only retry mechanism: what
+store; the spooling sink (``_spooling_sink``) wraps one and is the only retry mechanism: what
 the store cannot take waits in its spool. A refused request is split by
 :func:`write_bisecting`, the one bisection the sender and the spool's drain share.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -17,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     from mlflow import MlflowClient
 
 __all__ = [
-    "Delivery",
+    "DeliveryStats",
     "MetricPoint",
     "MlflowSink",
     "Sink",
@@ -84,26 +86,83 @@ class Sink(Protocol):
 
 
 @dataclass
-class Delivery:
-    """What requests made of some points came to.
+class DeliveryStats:
+    """What became of metric points on their way to the store: pat's one counting record.
+
+    The sender counts what it was handed and what came of it, a spooling sink what went
+    through its spool; :attr:`BackgroundSender.stats` holds both (a snapshot). A drain of
+    the spool and :func:`write_bisecting` count their requests into one too.
 
     Attributes:
-        requests: Requests sent.
-        delivered: Points the store took.
-        rejected: Points the store refused, each alone in its request.
+        submitted: Points handed to the sender.
+        delivered: Points the store took, or the sink's spool took to deliver later.
+        rejected: Points the store refused, each alone in its request (see ``rejections``).
+        failed: Points not stored because the store was unreachable and nothing kept them.
+        dropped: Points dropped because the sender's queue was full.
+        requests: Requests sent to the store.
         rejections: Rejected key -> the store's reason (the first one seen).
+        last_error: The last "unavailable" error, if any.
+        spool: The spool directory, for a spooling sink.
+        spooled: Points written to the spool because the store did not take them.
+        delivered_from_spool: Spooled points the store took later.
+        rejected_from_spool: Spooled points the store refused later.
+        waiting: Points left in the spool when the sink closed.
+        outages: (start, end) wall-clock seconds of each outage; end None while it lasts.
     """
 
-    requests: int = 0
+    submitted: int = 0
     delivered: int = 0
     rejected: int = 0
+    failed: int = 0
+    dropped: int = 0
+    requests: int = 0
     rejections: dict[str, str] = field(default_factory=dict)
+    last_error: str | None = None
+    spool: Path | None = None
+    spooled: int = 0
+    delivered_from_spool: int = 0
+    rejected_from_spool: int = 0
+    waiting: int = 0
+    outages: list[tuple[float, float | None]] = field(default_factory=list)
+
+    @property
+    def pending(self) -> int:
+        """Points submitted and not yet delivered, rejected, failed or dropped."""
+        return self.submitted - self.delivered - self.rejected - self.failed - self.dropped
+
+    @property
+    def in_spool(self) -> int:
+        """Spooled points the store has neither taken nor refused yet."""
+        return max(0, self.spooled - self.delivered_from_spool - self.rejected_from_spool)
+
+    @property
+    def stored(self) -> int:
+        """Points the store took (the sender's deliveries less those still in the spool)."""
+        return self.delivered - (self.spooled - self.delivered_from_spool)
+
+    def copy(self) -> DeliveryStats:
+        """A snapshot that later counting does not change."""
+        return dataclasses.replace(
+            self, rejections=dict(self.rejections), outages=list(self.outages)
+        )
+
+    def with_spool(self, spool: DeliveryStats) -> DeliveryStats:
+        """This record with ``spool``'s spool counts (a spooling sink's record)."""
+        return dataclasses.replace(
+            self,
+            spool=spool.spool,
+            spooled=spool.spooled,
+            delivered_from_spool=spool.delivered_from_spool,
+            rejected_from_spool=spool.rejected_from_spool,
+            waiting=spool.waiting,
+            outages=list(spool.outages),
+        )
 
 
 def write_bisecting(
     points: Sequence[MetricPoint],
     write: Callable[[Sequence[MetricPoint]], None],
-    delivery: Delivery,
+    delivery: DeliveryStats,
 ) -> None:
     """Send ``points`` as one request; a refused one in halves until each bad point is alone.
 

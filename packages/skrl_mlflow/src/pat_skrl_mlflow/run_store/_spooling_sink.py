@@ -20,13 +20,12 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pat_skrl_mlflow.run_store._http import fail_fast_over_http
 from pat_skrl_mlflow.run_store._sink import (
-    Delivery,
+    DeliveryStats,
     MetricPoint,
     MlflowSink,
     Sink,
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OFFLINE_PREFIX",
-    "SpoolStats",
     "SpoolingSink",
     "drain",
     "durable_sink",
@@ -66,33 +64,12 @@ _BATCH = 1000
 _COMPACT_BYTES = 16 * 1024 * 1024  # a written-ahead spool is emptied once all of it is stored
 
 
-@dataclass
-class SpoolStats:
-    """Counters of a :class:`SpoolingSink` (a snapshot).
-
-    Attributes:
-        path: The spool directory.
-        spooled: Points written to the spool because the store was unreachable.
-        delivered_from_spool: Spooled points the store accepted later.
-        rejected_from_spool: Spooled points the store refused later.
-        waiting: Points in the spool not delivered yet.
-        outages: (start, end) wall-clock seconds of each outage; end None while it lasts.
-    """
-
-    path: Path
-    spooled: int = 0
-    delivered_from_spool: int = 0
-    rejected_from_spool: int = 0
-    waiting: int = 0
-    outages: list[tuple[float, float | None]] = field(default_factory=list)
-
-
 def drain(
     spool: Spool,
     write: Callable[[str, Sequence[MetricPoint]], None],
     *,
     stop: Callable[[], bool] = lambda: False,
-) -> Delivery:
+) -> DeliveryStats:
     """Deliver a spool's waiting points in order, ``_BATCH`` per request.
 
     Args:
@@ -107,7 +84,7 @@ def drain(
     Raises:
         SinkUnavailable: The store could not be reached (the rest stays spooled).
     """
-    result = Delivery()
+    result = DeliveryStats()
     while not stop():
         batch = spool.pending(limit=_BATCH)
         if not batch:
@@ -165,7 +142,7 @@ class SpoolingSink:
         self._closing = threading.Event()  # close() is waiting for the drainer
         self._wake = threading.Event()
         self._drainer: threading.Thread | None = None
-        self._stats = SpoolStats(path=spool.directory)
+        self._stats = DeliveryStats(spool=spool.directory)
         self._reachable = not offline
         self._warned = False
         self._described = False
@@ -303,7 +280,7 @@ class SpoolingSink:
                 self._wake.wait(delay)
                 delay = min(delay * 2, self.max_backoff)
 
-    def _count(self, result: Delivery) -> None:
+    def _count(self, result: DeliveryStats) -> None:
         with self._state:
             self._stats.delivered_from_spool += result.delivered
             self._stats.rejected_from_spool += result.rejected
@@ -380,10 +357,10 @@ class SpoolingSink:
         return waiting
 
     @property
-    def stats(self) -> SpoolStats:
-        """A snapshot of the counters."""
+    def stats(self) -> DeliveryStats:
+        """A snapshot of the spool's counters (``spool``, ``spooled``, ... ``outages``)."""
         with self._state:
-            return SpoolStats(**{**self._stats.__dict__, "outages": list(self._stats.outages)})
+            return self._stats.copy()
 
 
 def _masked(sink: Any) -> str:
