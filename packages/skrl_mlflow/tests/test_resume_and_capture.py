@@ -170,3 +170,25 @@ def test_a_window_the_ranks_cannot_combine_is_logged_as_this_rank_s_own(tmp_path
     assert handle.aggregate_ranks is False  # no further collectives on a broken group
     steps = [step for step, _ in metric_histories(store, handle.run_id)["policy_loss"]]
     assert steps == [16, 32]  # every window, not dropped with the failed pooling
+
+
+def test_a_window_a_signal_interrupts_while_ranks_pool_it_is_logged(tmp_path, store, monkeypatch):
+    """SIGTERM's handler finishes the run in the training thread, possibly inside the pooling
+    collective of a window already closed: that window was lost (`test_train_ranks.py`, a rank
+    killed, lost step 136 of rank 0's). It is now logged as this rank's own."""
+    from pat_skrl_mlflow import _instrumentation
+
+    runner = _runner(tmp_path)
+    handle = instrument(runner.agent, run="new", tracking_uri=store, log_config=False)
+    handle.aggregate_ranks = True  # as on rank 0 of a group
+
+    def interrupted(reducers):  # the signal arrives during the collective
+        handle._finish("KILLED", end_foreign_run=True)  # what _on_sigterm's _finish_all does
+        raise SystemExit(143)  # then the process ends of SIGTERM
+
+    monkeypatch.setattr(_instrumentation, "aggregate_across_ranks", interrupted)
+    with pytest.raises(SystemExit):
+        runner.run()
+    steps = [step for step, _ in metric_histories(store, handle.run_id)["policy_loss"]]
+    assert steps == [16]  # the window being pooled when the signal came
+    assert MlflowClient(store).get_run(handle.run_id).info.status == "KILLED"

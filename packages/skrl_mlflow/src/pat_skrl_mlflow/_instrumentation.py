@@ -94,6 +94,8 @@ class Instrumentation:
         self.upload_checkpoints = upload_checkpoints
         self.pacer = Pacer(interval, step_offset)
         self.windows = 0
+        # a closed window whose points are not submitted yet: (step, this rank's own values)
+        self._closing: tuple[int, dict[str, float]] | None = None
         self.closed = False
         self._errors: set[str] = set()
         self._counts: dict[str, int] = {}
@@ -362,6 +364,9 @@ class Instrumentation:
 
     def _emit(self, step: int, *, collective: bool = True) -> None:
         values, reducers = self.pipeline.close_window()
+        # SIGTERM's handler finishes the run in this thread, maybe inside the collective
+        # below: _finish then logs this window as the rank's own instead of losing it
+        self._closing = (step, values)
         if self.aggregate_ranks and collective:
             try:
                 values = aggregate_across_ranks(reducers)
@@ -373,6 +378,12 @@ class Instrumentation:
                     step,
                     str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
                 )
+        if self._closing is None:  # a finish, run by a signal meanwhile, logged it
+            return
+        self._closing = None
+        self._submit(step, values)
+
+    def _submit(self, step: int, values: dict[str, float]) -> None:
         self.windows += 1
         self.pacer.last_emitted = step
         if not values:
@@ -400,6 +411,10 @@ class Instrumentation:
             if self.closed:
                 return self.summary()
             try:
+                if self._closing is not None:  # a signal came while a window was pooled
+                    step, own = self._closing
+                    self._closing = None
+                    self._submit(step, own)
                 # not a collective: ranks may not close together (an exception, a signal)
                 self._emit_partial(collective=False)
                 if self._unbound:  # a last try: the store may be there now
