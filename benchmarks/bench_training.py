@@ -7,6 +7,7 @@ The worst stall comes from one more instrumented run with timers around pat's ho
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import logging
@@ -75,6 +76,8 @@ class _Trainer:
         MlflowClient(f"sqlite:///{self.template}").search_experiments()
         self.count = 0
         self.totals: list[float] = []  # instrumented: instrument() + run() + close()
+        # the training thread's CPU time in runner.run(), per labelled variant
+        self.cpu: dict[str, list[float]] = collections.defaultdict(list)
 
     def _runner(self) -> tuple[Any, Any, Path]:
         from skrl.utils.runner.torch import Runner
@@ -86,13 +89,15 @@ class _Trainer:
         runner = Runner(env, _agent_cfg(self.cfg, self.cfg["trainer"]["timesteps"], directory))
         return runner, env, directory
 
-    def plain(self) -> float:
+    def plain(self, label: str | None = None) -> float:
         runner, _, _ = self._runner()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         runner.run()
+        if label:
+            self.cpu[label].append(time.thread_time() - cpu)
         return time.perf_counter() - start
 
-    def instrumented(self, server: str | None = None) -> float:
+    def instrumented(self, server: str | None = None, label: str | None = None) -> float:
         """Train with pat: a fresh sqlite store per sample, or a run on ``server`` (HTTP)."""
         from pat_skrl_mlflow import instrument
 
@@ -107,14 +112,42 @@ class _Trainer:
             tracking_uri=server or f"sqlite:///{store}",
             run="new",
         )
-        loop_start = time.perf_counter()
+        loop_start, cpu = time.perf_counter(), time.thread_time()
         runner.run()
         loop = time.perf_counter() - loop_start
+        if label:
+            self.cpu[label].append(time.thread_time() - cpu)
         summary = handle.close()
         if server is None:
             self.totals.append(time.perf_counter() - start)
         assert summary.points_logged > 0, summary
         return loop
+
+
+def _cpu_rows(label: str, cpu: dict[str, list[float]]) -> list[Row]:
+    """The training thread's CPU time in the loop: waiting for a core is left out."""
+    plain = cpu["plain"]
+    rows = []
+    for name, what in (
+        ("pat", "instrumented (rollout, sqlite)"),
+        ("pat_http", "instrumented (rollout, HTTP)"),
+        ("plain_again", "not instrumented, a second time (A/A)"),
+    ):
+        rows.append(
+            Row(
+                f"{label}: training thread's CPU time in the loop, {what}",
+                median(cpu[name]),
+                "not instrumented",
+                median(plain),
+                "s",
+                ratio=paired_ratio(cpu[name], plain),
+                samples=cpu[name],
+                baseline_samples=plain,
+                note="the same runs as the loop rows; the time the thread waited for a core "
+                "(other processes, pat's writer process) is not in it",
+            )
+        )
+    return rows
 
 
 @functools.cache
@@ -236,10 +269,10 @@ def _variant(
 ) -> tuple[list[Row], dict[str, Any]]:
     samples = interleave(
         {
-            "pat": trainer.instrumented,
-            "pat_http": functools.partial(trainer.instrumented, server),
-            "plain": trainer.plain,
-            "plain_again": trainer.plain,
+            "pat": functools.partial(trainer.instrumented, None, "pat"),
+            "pat_http": functools.partial(trainer.instrumented, server, "pat_http"),
+            "plain": functools.partial(trainer.plain, "plain"),
+            "plain_again": functools.partial(trainer.plain, "plain_again"),
         },
         repeats,
         shuffle_seed=42,
@@ -253,6 +286,7 @@ def _variant(
     worst_name = next(n for n, s in stall.items() if s is worst)
     in_hooks = sum(s["total_s"] for s in stall.values())
     rows = _loop_rows(label, samples)
+    rows += _cpu_rows(label, {name: cpu[-repeats:] for name, cpu in trainer.cpu.items()})
     rows += [
         Row(
             f"{label}: whole, with `instrument()` + `close()`",
