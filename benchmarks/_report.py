@@ -116,7 +116,7 @@ def _summary(docs: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
 
 
 MISSES = [
-    "**Where goals are missed or not resolved (1 over HTTP, 2 over HTTP, 7, 8).** "
+    "**Where goals are missed or not resolved (2 over HTTP, 7, 8).** "
     "Benchmark 1 was re-run twice after issue 16's restructure (2026-12-08, 8,000 timesteps "
     "a run, nothing else of ours running). The table is the second run (load 1.0 at its "
     "start): pat on sqlite 0.983 (met), over HTTP 0.883, the A/A row 0.924, so both within "
