@@ -122,16 +122,26 @@ def test_drain_stores_every_point_once_and_twice_adds_nothing(tmp_path: Path, st
     assert sink.run_id == run_id
 
 
-def test_unreachable_store_spools_without_waiting_and_sync_delivers_later(
-    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _sender_to_a_dead_store(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch, dead_uri: str
+) -> tuple[str, Spool, SpoolingSink, BackgroundSender]:
+    """A run in ``store`` whose points go to ``dead_uri``, where nothing listens."""
     for name in HTTP_DEFAULTS:  # the sink sets them process-wide: restore after the test
         monkeypatch.delenv(name, raising=False)
     run_id = MlflowClient(store).create_run("0").info.run_id
-    dead = MlflowClient(f"http://user:hunter2@127.0.0.1:{free_port()}")
     spool = Spool(tmp_path / "spool")
-    sink = SpoolingSink(MlflowSink(dead, run_id), spool, backoff=0.05, max_backoff=0.2)
-    sender = BackgroundSender(sink, linger_seconds=0.0)
+    sink = SpoolingSink(
+        MlflowSink(MlflowClient(dead_uri), run_id), spool, backoff=0.05, max_backoff=0.2
+    )
+    return run_id, spool, sink, BackgroundSender(sink, linger_seconds=0.0)
+
+
+def test_unreachable_store_spools_without_waiting_and_sync_delivers_later(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id, spool, sink, sender = _sender_to_a_dead_store(
+        tmp_path, store, monkeypatch, f"http://user:hunter2@127.0.0.1:{free_port()}"
+    )
     began = time.monotonic()
     for window in range(20):
         sender.submit(_points(100, start=window * 100))
@@ -154,13 +164,9 @@ def test_the_senders_one_record_holds_what_the_spool_counted(
     tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One record counts a delivery from submission to the store (issue 16): the sender's."""
-    for name in HTTP_DEFAULTS:
-        monkeypatch.delenv(name, raising=False)
-    run_id = MlflowClient(store).create_run("0").info.run_id
-    dead = MlflowClient(f"http://127.0.0.1:{free_port()}")
-    spool = Spool(tmp_path / "spool")
-    sink = SpoolingSink(MlflowSink(dead, run_id), spool, backoff=0.05, max_backoff=0.2)
-    sender = BackgroundSender(sink, linger_seconds=0.0)
+    _, spool, sink, sender = _sender_to_a_dead_store(
+        tmp_path, store, monkeypatch, f"http://127.0.0.1:{free_port()}"
+    )
     sender.submit(_points(300))
     sender.close(timeout=1.0)
 

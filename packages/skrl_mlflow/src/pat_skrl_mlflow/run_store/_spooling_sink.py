@@ -265,13 +265,9 @@ class SpoolingSink:
                         self._end_outage()
                         return
                 delay = self.backoff
-            except SinkUnauthorized:
-                if closing:  # a try made for close() was refused: do not wait out the timeout
-                    return
-                self._wake.wait(delay)
-                self._wake.clear()
-                delay = min(delay * 2, self.max_backoff)
-            except SinkUnavailable:
+            except SinkUnavailable as exc:
+                if closing and isinstance(exc, SinkUnauthorized):
+                    return  # a try made for close() was refused: do not wait out the timeout
                 self._wake.wait(delay)
                 self._wake.clear()
                 delay = min(delay * 2, self.max_backoff)
